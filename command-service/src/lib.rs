@@ -1,0 +1,1 @@
+//! command-service: see README.md for what this service does.

@@ -1,0 +1,1 @@
+//! eventstore-service: see README.md for what this service does.

@@ -1,0 +1,1 @@
+//! projection-service: see README.md for what this service does.

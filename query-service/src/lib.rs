@@ -1,0 +1,1 @@
+//! query-service: see README.md for what this service does.

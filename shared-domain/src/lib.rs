@@ -1,0 +1,29 @@
+//! # shared-domain
+//!
+//! Everything the four services share, so that no two of them hold the same logic:
+//!
+//! * the CQRS toolkit in Rust form — [`event`] (events, read events, expected versions),
+//!   [`decider`] (the `Decider` abstraction and [`decider::handle_command_with_decider`]),
+//!   [`event_store`] (the `EventStore` trait and an in-memory store), [`wire`] (the JSON shapes of
+//!   the event-store HTTP API), [`retry`] (the one retry-policy module, built on `backoff`);
+//! * the Orders domain of the walkthrough — [`orders`];
+//! * money without binary floats — [`money`];
+//! * the read-model types and the Redis key layout shared by projection and query — [`read_model`];
+//! * with feature `service`: the HTTP service kit every service is built on — [`service`];
+//! * with feature `testing`: per-test isolation (fresh database, fresh Redis namespace) — `testing`.
+
+pub mod decider;
+pub mod error;
+pub mod event;
+pub mod event_store;
+pub mod money;
+pub mod orders;
+pub mod read_model;
+pub mod retry;
+pub mod wire;
+
+#[cfg(feature = "service")]
+pub mod service;
+
+#[cfg(feature = "testing")]
+pub mod testing;

@@ -1,0 +1,1 @@
+//! The HTTP service kit (see issue: operability).
