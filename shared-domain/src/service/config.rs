@@ -1,0 +1,331 @@
+//! 12-factor settings: read a variable, fall back to a documented default, and say clearly what is
+//! wrong with a bad value — without printing secrets. Also [`redact_url`] for logging URLs that
+//! carry passwords.
+//!
+//! Every reader exists twice: a free function over the process environment ([`env_or`], …) and a
+//! method on [`Vars`], which can also be built from pairs so that tests never touch the process
+//! environment (setting it is `unsafe` in edition 2024, and the workspace forbids `unsafe`).
+
+use std::collections::HashMap;
+use std::fmt::Display;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A setting that is missing or does not parse. Its `Display` is the one line to show an operator.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration: {variable}={value}: expected {expected}")]
+pub struct ConfigError {
+    /// The variable's name, e.g. `PORT`.
+    pub variable: String,
+    /// The value as found (quoted), `<unset>`, or `<redacted>` for secret variables.
+    pub value: String,
+    /// What would have been accepted, and the parser's complaint.
+    pub expected: String,
+}
+
+/// Where settings come from: the process environment or a fixed map (tests).
+#[derive(Debug, Clone, Default)]
+pub struct Vars {
+    fixed: Option<HashMap<String, String>>,
+}
+
+impl Vars {
+    /// The process environment.
+    pub fn from_env() -> Self {
+        Self { fixed: None }
+    }
+
+    /// A fixed set of variables; anything else is unset.
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        Self {
+            fixed: Some(
+                pairs
+                    .into_iter()
+                    .map(|(k, v)| (k.into(), v.into()))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// The raw value; an empty value counts as unset.
+    pub fn raw(&self, name: &str) -> Option<String> {
+        let value = match &self.fixed {
+            Some(map) => map.get(name).cloned(),
+            None => std::env::var(name).ok(),
+        };
+        value.filter(|v| !v.trim().is_empty())
+    }
+
+    /// The parsed value, or `None` when unset.
+    pub fn opt<T>(&self, name: &str) -> Result<Option<T>, ConfigError>
+    where
+        T: FromStr,
+        T::Err: Display,
+    {
+        self.raw(name)
+            .map(|raw| {
+                raw.trim().parse::<T>().map_err(|e| {
+                    invalid(name, &raw, format!("{} ({e})", std::any::type_name::<T>()))
+                })
+            })
+            .transpose()
+    }
+
+    /// The parsed value, or `default` when unset.
+    pub fn or<T>(&self, name: &str, default: T) -> Result<T, ConfigError>
+    where
+        T: FromStr,
+        T::Err: Display,
+    {
+        Ok(self.opt(name)?.unwrap_or(default))
+    }
+
+    /// The parsed value; unset is an error.
+    pub fn required<T>(&self, name: &str) -> Result<T, ConfigError>
+    where
+        T: FromStr,
+        T::Err: Display,
+    {
+        self.opt(name)?.ok_or_else(|| ConfigError {
+            variable: name.to_owned(),
+            value: "<unset>".to_owned(),
+            expected: format!("a value ({} is required)", std::any::type_name::<T>()),
+        })
+    }
+
+    /// A duration given in whole milliseconds, or `default` when unset.
+    pub fn duration_ms(&self, name: &str, default: Duration) -> Result<Duration, ConfigError> {
+        match self.raw(name) {
+            None => Ok(default),
+            Some(raw) => raw
+                .trim()
+                .parse::<u64>()
+                .map(Duration::from_millis)
+                .map_err(|_| invalid(name, &raw, "a whole number of milliseconds".to_owned())),
+        }
+    }
+
+    /// A duration given in whole seconds, or `default` when unset.
+    pub fn duration_secs(&self, name: &str, default: Duration) -> Result<Duration, ConfigError> {
+        match self.raw(name) {
+            None => Ok(default),
+            Some(raw) => raw
+                .trim()
+                .parse::<u64>()
+                .map(Duration::from_secs)
+                .map_err(|_| invalid(name, &raw, "a whole number of seconds".to_owned())),
+        }
+    }
+
+    /// A switch: `true/false`, `1/0`, `yes/no`, `on/off` (any case), or `default` when unset.
+    pub fn flag(&self, name: &str, default: bool) -> Result<bool, ConfigError> {
+        match self.raw(name) {
+            None => Ok(default),
+            Some(raw) => match raw.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => Ok(true),
+                "false" | "0" | "no" | "off" => Ok(false),
+                _ => Err(invalid(name, &raw, "true or false".to_owned())),
+            },
+        }
+    }
+}
+
+/// `name` parsed as `T` from the environment, or `default` when unset or empty.
+pub fn env_or<T>(name: &str, default: T) -> Result<T, ConfigError>
+where
+    T: FromStr,
+    T::Err: Display,
+{
+    Vars::from_env().or(name, default)
+}
+
+/// `name` parsed as `T` from the environment, or `None` when unset or empty.
+pub fn env_opt<T>(name: &str) -> Result<Option<T>, ConfigError>
+where
+    T: FromStr,
+    T::Err: Display,
+{
+    Vars::from_env().opt(name)
+}
+
+/// `name` parsed as `T` from the environment; unset is an error.
+pub fn env_required<T>(name: &str) -> Result<T, ConfigError>
+where
+    T: FromStr,
+    T::Err: Display,
+{
+    Vars::from_env().required(name)
+}
+
+/// A duration in whole milliseconds from the environment, or `default` when unset.
+pub fn env_duration_ms(name: &str, default: Duration) -> Result<Duration, ConfigError> {
+    Vars::from_env().duration_ms(name, default)
+}
+
+/// Whether a variable holds a secret by its name (contains TOKEN, KEY, SECRET or PASSWORD):
+/// its value is never printed. (Other values are printed with URL passwords redacted.)
+pub fn is_secret_name(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    ["TOKEN", "KEY", "SECRET", "PASSWORD"]
+        .iter()
+        .any(|word| upper.contains(word))
+}
+
+fn invalid(name: &str, raw: &str, expected: String) -> ConfigError {
+    let secret = is_secret_name(name);
+    ConfigError {
+        variable: name.to_owned(),
+        value: if secret {
+            "<redacted>".to_owned()
+        } else {
+            format!("{:?}", redact_urls_in(raw))
+        },
+        // A parser's complaint may quote the input; for secrets keep only the expected type.
+        expected: if secret {
+            expected.split(" (").next().unwrap_or_default().to_owned()
+        } else {
+            redact_urls_in(&expected)
+        },
+    }
+}
+
+/// The URL with its password (if any) replaced by `***`, for logs:
+/// `postgres://app:s3cret@db/orders` → `postgres://app:***@db/orders`,
+/// `redis://:s3cret@cache:6379` → `redis://:***@cache:6379`.
+pub fn redact_url(url: &str) -> String {
+    redact_urls_in(url)
+}
+
+/// Every `scheme://user:password@` in `text` with the password replaced by `***` (for error
+/// messages that may quote a connection string).
+pub fn redact_urls_in(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (before, after) = rest.split_at(at + 3);
+        out.push_str(before);
+        // The authority ends at the first '/', '?', '#' or whitespace.
+        let authority_end = after
+            .find(|c: char| matches!(c, '/' | '?' | '#') || c.is_whitespace())
+            .unwrap_or(after.len());
+        let authority = &after[..authority_end];
+        match authority.rfind('@') {
+            Some(at_sign) => {
+                let userinfo = &authority[..at_sign];
+                match userinfo.find(':') {
+                    Some(colon) => {
+                        out.push_str(&userinfo[..=colon]);
+                        out.push_str("***");
+                    }
+                    None => out.push_str(userinfo),
+                }
+                out.push_str(&authority[at_sign..]);
+            }
+            None => out.push_str(authority),
+        }
+        rest = &after[authority_end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unset_variable_gives_the_default() {
+        let vars = Vars::from_pairs([("OTHER", "1")]);
+        assert_eq!(vars.or("PORT", 8080u16).unwrap(), 8080);
+        assert_eq!(vars.opt::<u16>("PORT").unwrap(), None);
+    }
+
+    #[test]
+    fn empty_variable_counts_as_unset() {
+        let vars = Vars::from_pairs([("PORT", " ")]);
+        assert_eq!(vars.or("PORT", 8080u16).unwrap(), 8080);
+    }
+
+    #[test]
+    fn bad_value_names_variable_value_and_expectation() {
+        let vars = Vars::from_pairs([("PORT", "eighty")]);
+        let error = vars.or("PORT", 8080u16).unwrap_err();
+        let message = error.to_string();
+        assert!(message.contains("PORT"), "{message}");
+        assert!(message.contains("\"eighty\""), "{message}");
+        assert!(message.contains("u16"), "{message}");
+    }
+
+    #[test]
+    fn bad_secret_value_is_redacted() {
+        let vars = Vars::from_pairs([("PROJECTION_AUTH_TOKEN", "tok-123-secret")]);
+        let error = vars.or("PROJECTION_AUTH_TOKEN", 0u32).unwrap_err();
+        let message = error.to_string();
+        assert!(message.contains("PROJECTION_AUTH_TOKEN"), "{message}");
+        assert!(message.contains("<redacted>"), "{message}");
+        assert!(!message.contains("tok-123-secret"), "{message}");
+    }
+
+    #[test]
+    fn missing_required_variable_is_an_error() {
+        let error = Vars::from_pairs::<&str, &str>([])
+            .required::<String>("DATABASE_URL")
+            .unwrap_err();
+        assert!(error.to_string().contains("DATABASE_URL=<unset>"));
+    }
+
+    #[test]
+    fn durations_and_flags_parse() {
+        let vars = Vars::from_pairs([("T_MS", "250"), ("T_S", "3"), ("F", "Yes"), ("BAD", "x")]);
+        assert_eq!(
+            vars.duration_ms("T_MS", Duration::ZERO).unwrap(),
+            Duration::from_millis(250)
+        );
+        assert_eq!(
+            vars.duration_secs("T_S", Duration::ZERO).unwrap(),
+            Duration::from_secs(3)
+        );
+        assert!(vars.flag("F", false).unwrap());
+        assert!(vars.duration_ms("BAD", Duration::ZERO).is_err());
+        assert!(vars.flag("BAD", false).is_err());
+    }
+
+    #[test]
+    fn redact_url_hides_passwords_only() {
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db:5432/orders?sslmode=disable"),
+            "postgres://app:***@db:5432/orders?sslmode=disable"
+        );
+        assert_eq!(
+            redact_url("redis://:s3cret@cache:6379/0"),
+            "redis://:***@cache:6379/0"
+        );
+        assert_eq!(redact_url("redis://cache:6379"), "redis://cache:6379");
+        assert_eq!(
+            redact_url("postgres://app@db/orders"),
+            "postgres://app@db/orders"
+        );
+        assert_eq!(
+            redact_url("http://u:p@a/x?next=http://v:q@b/"),
+            "http://u:***@a/x?next=http://v:***@b/"
+        );
+    }
+
+    #[test]
+    fn redact_urls_in_text_hides_embedded_passwords() {
+        let text = "error connecting to postgres://app:pw@db/x: refused";
+        assert_eq!(
+            redact_urls_in(text),
+            "error connecting to postgres://app:***@db/x: refused"
+        );
+    }
+
+    #[test]
+    fn secret_names() {
+        assert!(is_secret_name("EVENTSTORE_API_KEY"));
+        assert!(is_secret_name("webhook_secret"));
+        assert!(!is_secret_name("DATABASE_URL"));
+    }
+}
