@@ -48,6 +48,9 @@ pub struct HandleOptions {
     pub conflict_retries: RetryPolicy,
     /// Metadata stamped on every appended event (trace context, idempotency key, …).
     pub metadata: Option<Value>,
+    /// Passed to the store as the append's `idempotencyKey`, so that an append the store has
+    /// already committed under this key is not written twice.
+    pub idempotency_key: Option<String>,
 }
 
 impl Default for HandleOptions {
@@ -55,6 +58,7 @@ impl Default for HandleOptions {
         Self {
             conflict_retries: RetryPolicy::conflict_retries(),
             metadata: None,
+            idempotency_key: None,
         }
     }
 }
@@ -160,7 +164,7 @@ where
             expected_stream_version: ExpectedStreamVersion::from_observed(
                 stream.current_stream_version,
             ),
-            idempotency_key: None,
+            idempotency_key: options.idempotency_key.clone(),
         };
         match store.append_to_stream(stream_id, to_append, append).await {
             Ok(result) => {

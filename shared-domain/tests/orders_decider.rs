@@ -426,3 +426,35 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// `validate` (what an edge checks before any I/O) agrees with `decide` in every state: a
+    /// command it accepts is never a validation error, one it rejects is rejected by `decide`
+    /// with the same error (or, for a place on an existing order, as an illegal state).
+    #[test]
+    fn validate_agrees_with_decide_in_every_state(
+        given in prop::collection::vec(arb_command(), 0..6),
+        command in arb_command(),
+    ) {
+        let d = decider();
+        let mut state = d.initial_state();
+        for c in &given {
+            if let Ok(events) = d.decide(c, &state) {
+                state = events.iter().fold(state, |s, e| d.evolve(s, e));
+            }
+        }
+        match (validate(&command), d.decide(&command, &state)) {
+            (Ok(()), Err(DomainError::Validation { .. })) => {
+                prop_assert!(false, "validate accepted what decide calls invalid: {:?}", command)
+            }
+            (Err(expected), Err(DomainError::Validation { .. })) => {
+                prop_assert_eq!(Err(expected), d.decide(&command, &state).map(|_| ()));
+            }
+            (Err(_), Ok(_)) => prop_assert!(false, "decide accepted what validate rejects: {:?}", command),
+            (Err(_), Err(DomainError::IllegalState { .. })) => {
+                prop_assert!(matches!(command, OrderCommand::Place(_)), "{:?}", command)
+            }
+            (Ok(()), _) => {}
+        }
+    }
+}

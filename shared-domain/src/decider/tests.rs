@@ -215,3 +215,35 @@ async fn an_undecodable_stored_event_is_reported_with_its_position() {
         CommandError::UndecodableEvent { position: 1, .. }
     ));
 }
+
+#[tokio::test]
+async fn idempotency_key_reaches_the_store() {
+    let store = InMemoryEventStore::new();
+    let options = HandleOptions {
+        idempotency_key: Some("key-1".into()),
+        ..HandleOptions::default()
+    };
+    let first = handle_command_with_decider_with(
+        &store,
+        "c-1",
+        &CounterCommand::Increment(1),
+        &Counter,
+        &options,
+    )
+    .await
+    .unwrap();
+    // The same key on an append the store already holds returns that append, not a new one.
+    let replayed = store
+        .append_to_stream(
+            "c-1",
+            vec![Event::new("counter.incremented", json!({"by": 1}))],
+            AppendOptions {
+                expected_stream_version: ExpectedStreamVersion::Any,
+                idempotency_key: Some("key-1".into()),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(replayed.events, first.events);
+    assert_eq!(store.all_events().len(), 1);
+}

@@ -37,13 +37,7 @@ fn place(
             "place order",
         ));
     }
-    if c.items.is_empty() {
-        return Err(DomainError::Validation {
-            message: "Order must have at least one item".into(),
-            field: Some("items".into()),
-            details: json!({ "field": "items" }),
-        });
-    }
+    validation::require_items(c)?;
     validation::validate_place(c)?;
     let total_amount = c
         .items

@@ -17,7 +17,9 @@ pub use commands::{CancelOrder, DeliverOrder, OrderCommand, PlaceOrder, ShipOrde
 pub use decide::decide;
 pub use events::{OrderCancelled, OrderDelivered, OrderEvent, OrderPlaced, OrderShipped};
 pub use state::{OrderItem, OrderState, OrderStatus, evolve, initial_state};
-pub use validation::{MAX_ID_LEN, MAX_ITEMS, MAX_PRICE, MAX_QUANTITY, MAX_TEXT_LEN, validate_id};
+pub use validation::{
+    MAX_ID_LEN, MAX_ITEMS, MAX_PRICE, MAX_QUANTITY, MAX_TEXT_LEN, validate, validate_id,
+};
 
 use crate::decider::Decider;
 use crate::error::DomainError;

@@ -3,7 +3,7 @@
 
 use std::str::FromStr;
 
-use super::commands::{CancelOrder, DeliverOrder, PlaceOrder, ShipOrder};
+use super::commands::{CancelOrder, DeliverOrder, OrderCommand, PlaceOrder, ShipOrder};
 use crate::error::DomainError;
 use crate::money::Money;
 
@@ -69,6 +69,29 @@ fn validate_text(field: &str, value: &str) -> Result<(), DomainError> {
 
 fn max_price() -> Money {
     Money::from_str(MAX_PRICE).unwrap_or(Money::ZERO)
+}
+
+/// Every input rule of `command` that does not depend on the order's state, so that an edge
+/// (an HTTP handler) can reject bad input before any I/O. `decide` applies the same rules.
+pub fn validate(command: &OrderCommand) -> Result<(), DomainError> {
+    match command {
+        OrderCommand::Place(c) => require_items(c).and_then(|()| validate_place(c)),
+        OrderCommand::Ship(c) => validate_ship(c),
+        OrderCommand::Deliver(c) => validate_deliver(c),
+        OrderCommand::Cancel(c) => validate_cancel(c),
+    }
+}
+
+/// The walkthrough's "Order must have at least one item".
+pub(super) fn require_items(command: &PlaceOrder) -> Result<(), DomainError> {
+    if command.items.is_empty() {
+        return Err(DomainError::Validation {
+            message: "Order must have at least one item".into(),
+            field: Some("items".into()),
+            details: serde_json::json!({ "field": "items" }),
+        });
+    }
+    Ok(())
 }
 
 /// Field rules of `order.place` other than "at least one item" (which `decide` checks with the
