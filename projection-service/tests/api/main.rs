@@ -1,0 +1,6 @@
+//! Integration tests of projection-service against a real Redis (one namespace per test).
+
+mod decimal;
+mod events;
+mod helpers;
+mod projector;
