@@ -1,4 +1,5 @@
-//! [`JsonBody`], the extractor to use instead of `web::Json`: bad input becomes a precise 4xx
+//! [`JsonBody`], the extractor to use instead of `web::Json` (and [`JsonBytes`], the same checks
+//! without parsing, for signed webhooks): bad input becomes a precise 4xx
 //! [`ApiError`] instead of actix's plain-text errors.
 //!
 //! * wrong or missing `Content-Type` → 415;
@@ -13,7 +14,7 @@ use std::ops::{Deref, DerefMut};
 
 use actix_web::dev::Payload;
 use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
-use actix_web::web::BytesMut;
+use actix_web::web::{Bytes, BytesMut};
 use actix_web::{FromRequest, HttpRequest};
 use futures_util::StreamExt;
 use futures_util::future::LocalBoxFuture;
@@ -64,6 +65,22 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = JsonBytes::from_request(req, payload);
+        Box::pin(async move { parse_json(&body.await?.0).map(JsonBody) })
+    }
+}
+
+/// The raw bytes of a JSON request body, with [`JsonBody`]'s 415 and 413 checks but not yet
+/// parsed: for handlers that must see the exact bytes first (verifying a webhook signature),
+/// then [`parse_json`] them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonBytes(pub Bytes);
+
+impl FromRequest for JsonBytes {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let limit = req.app_data::<JsonLimit>().copied().unwrap_or_default().0;
         let checked = check_content_type(req).and_then(|()| check_content_length(req, limit));
         let mut payload = payload.take();
@@ -80,7 +97,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
                 }
                 body.extend_from_slice(&chunk);
             }
-            parse_json(&body).map(JsonBody)
+            Ok(JsonBytes(body.freeze()))
         })
     }
 }

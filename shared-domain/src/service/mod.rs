@@ -62,7 +62,7 @@ pub mod trace_context;
 
 pub use error::{ApiError, ErrorBody};
 pub use health::Health;
-pub use json::{JsonBody, JsonLimit};
+pub use json::{JsonBody, JsonBytes, JsonLimit};
 pub use metrics::Metrics;
 pub use query::QueryParams;
 pub use request_context::RequestContext;
