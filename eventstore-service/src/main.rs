@@ -1,1 +1,5 @@
-fn main() {}
+//! The `eventstore-service` binary: see `cli` for the subcommands, README.md for the service.
+
+fn main() -> std::process::ExitCode {
+    eventstore_service::cli::main()
+}

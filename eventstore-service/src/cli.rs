@@ -1,0 +1,145 @@
+//! The command line: `serve` (the default), `migrate`, `healthcheck`. `--help` lists the
+//! environment variables ([`crate::config::ENV_VARS`]).
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use shared_domain::service::config::redact_url;
+use shared_domain::service::{Shutdown, telemetry};
+
+use crate::config::Config;
+use crate::startup::{Application, SERVICE_NAME};
+
+/// A DeltaBase-style event store on PostgreSQL.
+#[derive(Debug, Parser)]
+#[command(name = SERVICE_NAME, version, after_help = Config::help_text())]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply pending migrations (unless EVENTSTORE_MIGRATE_ON_START=false) and serve HTTP.
+    Serve,
+    /// Apply pending migrations to DATABASE_URL and exit.
+    Migrate,
+    /// GET http://127.0.0.1:$PORT/health/live; exit 0 when it answers 200, else 1
+    /// (a container HEALTHCHECK that needs no curl).
+    Healthcheck {
+        /// Port to probe (default: PORT, else 8081).
+        #[arg(long)]
+        port: Option<u16>,
+    },
+}
+
+/// Parses the command line and runs it.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("cannot start the Tokio runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => serve().await,
+            Command::Migrate => migrate().await,
+            Command::Healthcheck { port } => healthcheck(port).await,
+        }
+    })
+}
+
+fn config_or_exit() -> Result<Config, ExitCode> {
+    Config::from_env().map_err(|e| {
+        eprintln!("{e}");
+        ExitCode::from(2)
+    })
+}
+
+async fn serve() -> ExitCode {
+    telemetry::init(SERVICE_NAME);
+    let config = match config_or_exit() {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    tracing::info!(
+        database = %redact_url(&config.database_url),
+        port = config.port,
+        auth = config.api_key.is_some(),
+        "starting"
+    );
+    let drain = config.shutdown.drain_delay;
+    let app = match Application::build(config).await {
+        Ok(app) => app,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(port = app.port(), "listening");
+    match app
+        .run_until_stopped(Shutdown::on_signals().with_drain_delay(drain))
+        .await
+    {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "server failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn migrate() -> ExitCode {
+    telemetry::init(SERVICE_NAME);
+    let config = match config_or_exit() {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    match crate::db::migrate(&config.database_url).await {
+        Ok(()) => {
+            tracing::info!("migrations applied");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "migration failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn healthcheck(port: Option<u16>) -> ExitCode {
+    let port = match port {
+        Some(port) => port,
+        None => match config_or_exit() {
+            Ok(config) => config.port,
+            Err(code) => return code,
+        },
+    };
+    let url = format!("http://127.0.0.1:{port}/health/live");
+    let answer = reqwest::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()
+        .map(|client| client.get(&url).send());
+    match answer {
+        Ok(request) => match request.await {
+            Ok(response) if response.status().is_success() => ExitCode::SUCCESS,
+            Ok(response) => {
+                eprintln!("{url}: {}", response.status());
+                ExitCode::FAILURE
+            }
+            Err(e) => {
+                eprintln!("{url}: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Err(e) => {
+            eprintln!("cannot build the HTTP client: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! The service's settings, from environment variables (12-factor), each with a documented
+//! default. [`ENV_VARS`] is the one list of them: `--help` prints it and the README copies it.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use shared_domain::service::ShutdownSettings;
+use shared_domain::service::config::{ConfigError, Vars};
+
+/// Every variable the service reads: name, default, meaning. Printed by `--help`.
+pub const ENV_VARS: &[(&str, &str, &str)] = &[
+    (
+        "DATABASE_URL",
+        "postgres://postgres@127.0.0.1:5432/postgres",
+        "PostgreSQL holding the event stores",
+    ),
+    ("HOST", "0.0.0.0", "address to listen on"),
+    ("PORT", "8081", "port to listen on"),
+    (
+        "EVENTSTORE_API_KEY",
+        "(unset: no auth)",
+        "when set, every /api route needs it as X-API-Key or Authorization: Bearer",
+    ),
+    (
+        "EVENTSTORE_MAX_BODY_BYTES",
+        "1048576",
+        "largest request body accepted (413 beyond)",
+    ),
+    (
+        "EVENTSTORE_MAX_EVENTS_PER_APPEND",
+        "1000",
+        "most events one append may carry",
+    ),
+    (
+        "EVENTSTORE_DB_POOL_SIZE",
+        "16",
+        "PostgreSQL connections this replica keeps at most",
+    ),
+    (
+        "EVENTSTORE_DB_TIMEOUT_MS",
+        "5000",
+        "wait for a pooled connection at most this long (then 503)",
+    ),
+    (
+        "EVENTSTORE_BATCH_MAX_EVENTS",
+        "5000",
+        "most events one group-commit transaction writes",
+    ),
+    (
+        "EVENTSTORE_MIGRATE_ON_START",
+        "true",
+        "apply pending migrations (under a lock) before serving",
+    ),
+    (
+        "EVENTSTORE_HTTP_WORKERS",
+        "(number of CPUs)",
+        "actix-web worker threads",
+    ),
+    (
+        "SHUTDOWN_GRACE_SECONDS",
+        "30",
+        "from SIGTERM to exit, at most",
+    ),
+    (
+        "SHUTDOWN_DRAIN_DELAY_MS",
+        "0",
+        "from readiness 503 to closing the listener",
+    ),
+    ("RUST_LOG", "info", "log filter"),
+    (
+        "LOG_FORMAT",
+        "(human)",
+        "`json` for one JSON object per line",
+    ),
+];
+
+/// Default `DATABASE_URL`.
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+/// Default `PORT`.
+pub const DEFAULT_PORT: u16 = 8081;
+/// Default `EVENTSTORE_MAX_BODY_BYTES`: 1 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Default `EVENTSTORE_MAX_EVENTS_PER_APPEND`.
+pub const DEFAULT_MAX_EVENTS_PER_APPEND: usize = 1000;
+
+/// Everything the service is configured with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// PostgreSQL connection string (may carry a password: log it with `redact_url`).
+    pub database_url: String,
+    /// Address to bind.
+    pub host: IpAddr,
+    /// Port to bind; 0 picks a free one (tests).
+    pub port: u16,
+    /// The API key every `/api` route needs; `None` switches authentication off.
+    pub api_key: Option<String>,
+    /// Largest request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Most events in one append.
+    pub max_events_per_append: usize,
+    /// Most pooled PostgreSQL connections.
+    pub db_pool_size: usize,
+    /// How long a request waits for a pooled connection before answering 503.
+    pub db_timeout: Duration,
+    /// Most events one group-commit transaction writes (a single larger append still goes alone).
+    pub batch_max_events: usize,
+    /// Whether `serve` applies pending migrations before it listens.
+    pub migrate_on_start: bool,
+    /// actix-web worker threads; `None`: one per CPU.
+    pub http_workers: Option<usize>,
+    /// Shutdown timing.
+    pub shutdown: ShutdownSettings,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(&Vars::from_env())
+    }
+
+    /// Reads a set of variables (tests pass fixed ones).
+    pub fn from_vars(vars: &Vars) -> Result<Self, ConfigError> {
+        Ok(Self {
+            database_url: vars.or("DATABASE_URL", DEFAULT_DATABASE_URL.to_owned())?,
+            host: vars.or("HOST", IpAddr::from([0, 0, 0, 0]))?,
+            port: vars.or("PORT", DEFAULT_PORT)?,
+            api_key: vars.opt("EVENTSTORE_API_KEY")?,
+            max_body_bytes: vars.or("EVENTSTORE_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)?,
+            max_events_per_append: vars.or(
+                "EVENTSTORE_MAX_EVENTS_PER_APPEND",
+                DEFAULT_MAX_EVENTS_PER_APPEND,
+            )?,
+            db_pool_size: vars.or("EVENTSTORE_DB_POOL_SIZE", 16)?,
+            db_timeout: vars.duration_ms("EVENTSTORE_DB_TIMEOUT_MS", Duration::from_secs(5))?,
+            batch_max_events: vars.or("EVENTSTORE_BATCH_MAX_EVENTS", 5000)?,
+            migrate_on_start: vars.flag("EVENTSTORE_MIGRATE_ON_START", true)?,
+            http_workers: vars.opt("EVENTSTORE_HTTP_WORKERS")?,
+            shutdown: ShutdownSettings::from_vars(vars)?,
+        })
+    }
+
+    /// Settings for a test or an embedded instance: this database, port 0 on 127.0.0.1, the
+    /// defaults otherwise.
+    pub fn for_database(database_url: impl Into<String>) -> Self {
+        let mut config = Self::from_vars(&Vars::from_pairs::<&str, &str>([]))
+            .unwrap_or_else(|e| unreachable!("the defaults are valid: {e}"));
+        config.database_url = database_url.into();
+        config.host = IpAddr::from([127, 0, 0, 1]);
+        config.port = 0;
+        config
+    }
+
+    /// The variables and their defaults as the text `--help` shows.
+    pub fn help_text() -> String {
+        let width = ENV_VARS.iter().map(|(n, _, _)| n.len()).max().unwrap_or(0);
+        let mut text = String::from("Environment variables (default in brackets):\n");
+        for (name, default, what) in ENV_VARS {
+            text.push_str(&format!("  {name:width$}  {what} [{default}]\n"));
+        }
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_documented_values() {
+        let config = Config::from_vars(&Vars::from_pairs::<&str, &str>([])).unwrap();
+        assert_eq!(config.port, 8081);
+        assert_eq!(config.max_body_bytes, 1024 * 1024);
+        assert_eq!(config.api_key, None);
+        assert!(config.migrate_on_start);
+    }
+
+    #[test]
+    fn every_variable_read_is_listed_in_help() {
+        let help = Config::help_text();
+        for name in [
+            "DATABASE_URL",
+            "PORT",
+            "EVENTSTORE_API_KEY",
+            "EVENTSTORE_MAX_BODY_BYTES",
+            "EVENTSTORE_DB_POOL_SIZE",
+        ] {
+            assert!(help.contains(name), "{name} missing from {help}");
+        }
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let error = Config::from_vars(&Vars::from_pairs([("EVENTSTORE_MAX_BODY_BYTES", "lots")]))
+            .unwrap_err();
+        assert_eq!(error.variable, "EVENTSTORE_MAX_BODY_BYTES");
+    }
+}
