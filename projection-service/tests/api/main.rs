@@ -1,5 +1,9 @@
 //! Integration tests of projection-service against a real Redis (one namespace per test).
 
+// Test helpers are not `#[test]` functions, so `allow-unwrap-in-tests` does not reach them; a
+// failed unwrap in a test helper is a failed test, which is what we want.
+#![allow(clippy::unwrap_used)]
+
 mod decimal;
 mod events;
 mod helpers;
