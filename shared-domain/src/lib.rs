@@ -4,7 +4,8 @@
 //!
 //! * the CQRS toolkit in Rust form — [`event`] (events, read events, expected versions),
 //!   [`decider`] (the `Decider` abstraction and [`decider::handle_command_with_decider`]),
-//!   [`event_store`] (the `EventStore` trait and an in-memory store), [`wire`] (the JSON shapes of
+//!   [`event_store`] (the `EventStore` trait and an in-memory store), [`client`] (the event
+//!   store's HTTP client, an `EventStore`), [`wire`] (the JSON shapes of
 //!   the event-store HTTP API), [`retry`] (the one retry-policy module, built on `backoff`);
 //! * the Orders domain of the walkthrough — [`orders`];
 //! * money without binary floats — [`money`];
@@ -12,6 +13,7 @@
 //! * with feature `service`: the HTTP service kit every service is built on — [`service`];
 //! * with feature `testing`: per-test isolation (fresh database, fresh Redis namespace) — `testing`.
 
+pub mod client;
 pub mod decider;
 pub mod error;
 pub mod event;

@@ -8,6 +8,7 @@
 use deadpool_postgres::Pool;
 use shared_domain::event::ReadEvent;
 use shared_domain::wire::Direction;
+use tokio_postgres::types::ToSql;
 
 use super::rows::{EVENT_COLUMNS, read_event, to_i64, to_u64};
 use crate::error::StoreError;
@@ -87,11 +88,40 @@ pub struct AllPage {
     pub next_global_position: u64,
 }
 
+/// Which store a read-all addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreRef<'a> {
+    /// By name (the HTTP API).
+    Name(&'a str),
+    /// By `event_stores.id` (background tasks that resolved it once).
+    Id(i32),
+}
+
 /// Events of `store` from global position `from` (inclusive), at most `limit`, of the types
-/// `like_patterns` matches (SQL `LIKE`, `\` escapes; `None`: all types).
+/// `like_patterns` matches (SQL `LIKE`, `\` escapes, as `EventFilter::sql_like_patterns` makes
+/// them; `None`: all types).
 pub async fn read_all(
     pool: &Pool,
     store: &StoreName,
+    from: u64,
+    limit: u32,
+    like_patterns: Option<&[String]>,
+) -> Result<AllPage, StoreError> {
+    let client = pool.get().await.map_err(|e| StoreError::from_pool(&e))?;
+    read_all_with(
+        &client,
+        StoreRef::Name(store.as_str()),
+        from,
+        limit,
+        like_patterns,
+    )
+    .await
+}
+
+/// [`read_all`] on a connection the caller holds (subscription delivery).
+pub async fn read_all_with(
+    client: &deadpool_postgres::Client,
+    store: StoreRef<'_>,
     from: u64,
     limit: u32,
     like_patterns: Option<&[String]>,
@@ -106,39 +136,43 @@ pub async fn read_all(
         None => "",
         Some(_) => "AND x.type LIKE ANY($5)",
     };
+    let store_condition = match store {
+        StoreRef::Name(_) => "name = $1",
+        StoreRef::Id(_) => "id = $1",
+    };
     let sql = format!(
         "SELECT st.counter, {EVENT_COLUMNS} \
-         FROM (SELECT id, counter FROM event_stores WHERE name = $1) st \
+         FROM (SELECT id, counter FROM event_stores WHERE {store_condition}) st \
          LEFT JOIN LATERAL (SELECT * FROM events x WHERE x.store_id = st.id \
                AND x.global_position BETWEEN $2 AND $3 {type_condition} \
                ORDER BY x.global_position LIMIT $4) v ON true"
     );
-    let client = pool.get().await.map_err(|e| StoreError::from_pool(&e))?;
     let statement = client
         .prepare_cached(&sql)
         .await
         .map_err(|e| StoreError::from_db(&e))?;
-    let (name, low, high, limit_param) = (
-        store.as_str(),
-        to_i64(from),
-        to_i64(upper),
-        i64::from(limit),
-    );
-    let rows = match like_patterns {
-        None => {
-            client
-                .query(&statement, &[&name, &low, &high, &limit_param])
-                .await
-        }
-        Some(patterns) => {
-            client
-                .query(&statement, &[&name, &low, &high, &limit_param, &patterns])
-                .await
-        }
+    let (name, id) = match store {
+        StoreRef::Name(name) => (name, 0),
+        StoreRef::Id(id) => ("", id),
+    };
+    let store_param: &(dyn ToSql + Sync) = match store {
+        StoreRef::Name(_) => &name,
+        StoreRef::Id(_) => &id,
+    };
+    let (low, high, limit_param) = (to_i64(from), to_i64(upper), i64::from(limit));
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![store_param, &low, &high, &limit_param];
+    if let Some(patterns) = &like_patterns {
+        params.push(patterns);
     }
-    .map_err(|e| StoreError::from_db(&e))?;
+    let rows = client
+        .query(&statement, &params)
+        .await
+        .map_err(|e| StoreError::from_db(&e))?;
     let Some(first) = rows.first() else {
-        return Err(StoreError::StoreNotFound(store.to_string()));
+        return Err(StoreError::StoreNotFound(match store {
+            StoreRef::Name(name) => name.to_owned(),
+            StoreRef::Id(id) => format!("#{id}"),
+        }));
     };
     let counter = to_u64(first.try_get(0).map_err(|e| StoreError::from_db(&e))?);
     let events = events_from(&rows)?;
