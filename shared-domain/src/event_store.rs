@@ -117,13 +117,12 @@ impl InMemoryEventStore {
         options: AppendOptions,
     ) -> Result<AppendResult, StoreError> {
         let mut inner = self.lock();
-        if let Some(key) = &options.idempotency_key {
-            if let Some(done) = inner
+        if let Some(key) = &options.idempotency_key
+            && let Some(done) = inner
                 .idempotent_results
                 .get(&(stream_id.to_owned(), key.clone()))
-            {
-                return Ok(done.clone());
-            }
+        {
+            return Ok(done.clone());
         }
         let current = inner.streams.get(stream_id).map_or(0, |s| s.len() as u64);
         if !options.expected_stream_version.matches(current) {

@@ -88,10 +88,10 @@ impl Serialize for Money {
     /// same decimal (`0.3`), which is what a JSON reader in any language expects.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let value = self.0.normalize();
-        if value.scale() == 0 {
-            if let Some(i) = value.to_i64() {
-                return serializer.serialize_i64(i);
-            }
+        if value.scale() == 0
+            && let Some(i) = value.to_i64()
+        {
+            return serializer.serialize_i64(i);
         }
         match value.to_f64() {
             Some(f) => serializer.serialize_f64(f),
