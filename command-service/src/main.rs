@@ -1,1 +1,49 @@
-fn main() {}
+//! `command-service [serve|healthcheck]`; settings from the environment (see `--help`).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use command_service::cli::{Cli, Command};
+use command_service::{Config, SERVICE_NAME};
+use shared_domain::event_store::InMemoryEventStore;
+use shared_domain::service::{Shutdown, telemetry};
+
+#[actix_web::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("{error}");
+            return ExitCode::from(2);
+        }
+    };
+    match cli.command() {
+        Command::Healthcheck => match command_service::healthcheck::check_live(config.port).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("unhealthy: {error}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Serve => {
+            telemetry::init(SERVICE_NAME);
+            let shutdown = Shutdown::on_signals().with_drain_delay(config.shutdown.drain_delay);
+            let served =
+                command_service::Application::with_store(config, InMemoryEventStore::new());
+            match served {
+                Ok(app) => match app.run_until_stopped(shutdown).await {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(error) => {
+                        tracing::error!(%error, "server failed");
+                        ExitCode::FAILURE
+                    }
+                },
+                Err(error) => {
+                    tracing::error!(%error, "cannot start");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
