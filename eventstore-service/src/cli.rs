@@ -33,6 +33,12 @@ pub enum Command {
         #[arg(long)]
         port: Option<u16>,
     },
+    /// Apply a subscriptions config file (TOML/JSON, the schema of deltabase.config.ts) to
+    /// DATABASE_URL and print what was created, changed or left unchanged (issue 4).
+    Deploy {
+        /// The file.
+        file: std::path::PathBuf,
+    },
 }
 
 /// Parses the command line and runs it.
@@ -50,6 +56,10 @@ pub fn main() -> ExitCode {
             Command::Serve => serve().await,
             Command::Migrate => migrate().await,
             Command::Healthcheck { port } => healthcheck(port).await,
+            Command::Deploy { file } => match config_or_exit() {
+                Ok(config) => crate::subscriptions::deploy::command(&config, &file).await,
+                Err(code) => code,
+            },
         }
     })
 }

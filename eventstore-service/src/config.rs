@@ -110,6 +110,8 @@ pub struct Config {
     pub http_workers: Option<usize>,
     /// Shutdown timing.
     pub shutdown: ShutdownSettings,
+    /// Subscriptions and webhook delivery (issue 4).
+    pub subscriptions: crate::delivery::DeliverySettings,
 }
 
 impl Config {
@@ -136,6 +138,7 @@ impl Config {
             migrate_on_start: vars.flag("EVENTSTORE_MIGRATE_ON_START", true)?,
             http_workers: vars.opt("EVENTSTORE_HTTP_WORKERS")?,
             shutdown: ShutdownSettings::from_vars(vars)?,
+            subscriptions: crate::delivery::DeliverySettings::from_vars(vars)?,
         })
     }
 
@@ -152,9 +155,14 @@ impl Config {
 
     /// The variables and their defaults as the text `--help` shows.
     pub fn help_text() -> String {
-        let width = ENV_VARS.iter().map(|(n, _, _)| n.len()).max().unwrap_or(0);
+        let width = ENV_VARS
+            .iter()
+            .chain(crate::delivery::settings::ENV_VARS)
+            .map(|(n, _, _)| n.len())
+            .max()
+            .unwrap_or(0);
         let mut text = String::from("Environment variables (default in brackets):\n");
-        for (name, default, what) in ENV_VARS {
+        for (name, default, what) in ENV_VARS.iter().chain(crate::delivery::settings::ENV_VARS) {
             text.push_str(&format!("  {name:width$}  {what} [{default}]\n"));
         }
         text

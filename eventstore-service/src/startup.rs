@@ -33,6 +33,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The group-commit writers, one per store, each started on the store's first append.
     pub writers: Writers,
+    /// Subscriptions' delivery: HTTP client, wake-ups, metrics (issue 4).
+    pub delivery: crate::delivery::DeliveryContext,
 }
 
 impl std::fmt::Debug for AppState {
@@ -49,11 +51,14 @@ impl AppState {
         let metrics = Metrics::new(SERVICE_NAME);
         let config = Arc::new(config);
         let writers = Writers::new(pool.clone(), config.clone(), &metrics);
+        let delivery =
+            crate::delivery::DeliveryContext::new(config.subscriptions.clone(), &metrics);
         Self {
             pool,
             config,
             metrics,
             writers,
+            delivery,
         }
     }
 }
@@ -61,6 +66,8 @@ impl AppState {
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
+    #[error("EVENTSTORE_CONFIG: {0}")]
+    SubscriptionsConfig(#[from] subscriptions::deploy::DeployError),
     #[error(transparent)]
     Db(#[from] DbError),
     #[error("cannot listen on {address}: {source}")]
@@ -86,6 +93,15 @@ impl Application {
             db::migrate(&config.database_url).await?;
         }
         let pool = db::pool(&config)?;
+        if let Some(path) = &config.subscriptions.config_file {
+            // Issue 4: a config file that does not check stops the start, naming the field.
+            subscriptions::deploy::apply_startup_config(
+                &pool,
+                path,
+                config.subscriptions.allowlist.as_deref(),
+            )
+            .await?;
+        }
         let address = std::net::SocketAddr::new(config.host, config.port);
         let listener = TcpListener::bind(address).map_err(|source| StartupError::Bind {
             address: address.to_string(),

@@ -6,21 +6,34 @@
 //! | [`filter`] | event filters: `*`, `ns.*`, `*.name`, exact types |
 //! | [`spec`] | a subscription as written, and its checked form with field paths in errors |
 //! | [`config_file`] | the `deltabase.config.ts`-shaped file: TOML/JSON, `${ENV}`, checked whole |
+//! | [`apply`] | create / update one subscription (subscribe, start-up config, deploy) |
+//! | [`deploy`] | apply a whole file; the `deploy` report |
+//! | [`routes`], [`view`] | the REST API and how a subscription is shown |
+//! | [`db`], [`dead_letters`] | the tables' queries |
 
+pub mod apply;
 pub mod config_file;
+pub mod db;
+pub mod dead_letters;
+pub mod deploy;
 pub mod filter;
+pub mod routes;
 pub mod spec;
+pub mod view;
 
-use actix_web::web;
+pub use routes::routes;
+
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::startup::AppState;
 
-/// Mounts the subscription routes (inside `/api`, behind the API key).
-pub fn routes(_cfg: &mut web::ServiceConfig) {}
-
 /// Starts the delivery engine; its tasks end soon after `token` is cancelled.
-pub fn spawn_background(_state: &AppState, _token: &CancellationToken) -> Vec<JoinHandle<()>> {
-    Vec::new()
+pub fn spawn_background(state: &AppState, token: &CancellationToken) -> Vec<JoinHandle<()>> {
+    crate::delivery::engine::spawn(
+        state.pool.clone(),
+        state.config.database_url.clone(),
+        state.delivery.clone(),
+        token.clone(),
+    )
 }

@@ -1,0 +1,352 @@
+//! The subscription REST API (under `/api`, behind the API key):
+//!
+//! | method, path | answer |
+//! |---|---|
+//! | `POST /event-stores/{store}/subscribe` | 201 created (with `secret` once when generated), 200 the identical existing one, 409 the id is taken by another definition |
+//! | `GET /event-stores/{store}/subscriptions[/{id}]` | list; one with status, `statusDetails`, checkpoint, lag |
+//! | `DELETE …/subscriptions/{id}` | 204 |
+//! | `POST …/{id}/pause`, `/resume`, `/reset {fromGlobalPosition}` | 200 the subscription |
+//! | `GET …/{id}/secret` | the signing secret (for operators who lost the one-time answer) |
+//! | `GET …/{id}/dead-letters`, `POST …/{id}/dead-letters/{dl}/redeliver` | parked batches; one attempt now |
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use serde_json::json;
+use shared_domain::event::ReadEvent;
+use shared_domain::service::{ApiError, JsonBody};
+
+use super::apply::{self, Applied, ApplyError, Mode};
+use super::db::{self, StoreRef, SubscriptionRow};
+use super::dead_letters;
+use super::spec::{SubscriptionDefinition, SubscriptionSpec, check_id, join};
+use super::view;
+use crate::delivery::batch;
+use crate::delivery::http::{self, WebhookCall};
+use crate::model::StoreName;
+use crate::startup::AppState;
+
+/// Mounts the routes (relative to `/api`).
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    const SUB: &str = "/event-stores/{store}/subscriptions/{id}";
+    cfg.service(web::resource("/event-stores/{store}/subscribe").route(web::post().to(subscribe)))
+        .service(web::resource("/event-stores/{store}/subscriptions").route(web::get().to(list)))
+        .service(
+            web::resource(SUB)
+                .route(web::get().to(show))
+                .route(web::delete().to(remove)),
+        )
+        .service(web::resource(format!("{SUB}/pause")).route(web::post().to(pause)))
+        .service(web::resource(format!("{SUB}/resume")).route(web::post().to(resume)))
+        .service(web::resource(format!("{SUB}/reset")).route(web::post().to(reset)))
+        .service(web::resource(format!("{SUB}/secret")).route(web::get().to(secret)))
+        .service(
+            web::resource(format!("{SUB}/dead-letters")).route(web::get().to(dead_letter_list)),
+        )
+        .service(
+            web::resource(format!("{SUB}/dead-letters/{{deadLetterId}}/redeliver"))
+                .route(web::post().to(redeliver)),
+        );
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::internal(e)
+}
+
+fn db_error(e: tokio_postgres::Error) -> ApiError {
+    if e.is_closed() || e.as_db_error().is_none() {
+        ApiError::unavailable("the event store database is unavailable", 1)
+    } else {
+        internal(e)
+    }
+}
+
+fn pool_error(e: deadpool_postgres::PoolError) -> ApiError {
+    tracing::warn!(error = %e, "no database connection");
+    ApiError::unavailable("the event store database is unavailable", 1)
+}
+
+async fn store_ref(state: &AppState, store: &str) -> Result<StoreRef, ApiError> {
+    StoreName::parse(store).map_err(|m| ApiError::validation("store", m))?;
+    let client = state.pool.get().await.map_err(pool_error)?;
+    db::find_store(&**client, store)
+        .await
+        .map_err(db_error)?
+        .ok_or_else(|| ApiError::not_found(format!("event store {store:?} does not exist")))
+}
+
+async fn subscription(
+    state: &AppState,
+    store: &str,
+    id: &str,
+) -> Result<SubscriptionRow, ApiError> {
+    let store_ref = store_ref(state, store).await?;
+    check_id(id).map_err(|m| ApiError::validation("subscriptionId", m))?;
+    let client = state.pool.get().await.map_err(pool_error)?;
+    db::get(&**client, store_ref.id, id)
+        .await
+        .map_err(db_error)?
+        .ok_or_else(|| {
+            ApiError::not_found(format!("subscription {id:?} does not exist in {store:?}"))
+        })
+}
+
+/// `POST …/subscribe`.
+async fn subscribe(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: JsonBody<SubscriptionSpec>,
+) -> Result<HttpResponse, ApiError> {
+    let store = path.into_inner();
+    store_ref(&state, &store).await?;
+    let allowlist = state.delivery.settings.allowlist.as_deref();
+    let def = SubscriptionDefinition::check(&body, "", allowlist)
+        .map_err(|e| ApiError::validation(e.path.clone(), e.to_string()))?;
+    if let Some(list) = allowlist {
+        list.check_url(&def.webhook.url).await.map_err(|reason| {
+            ApiError::validation(
+                "webhook.url",
+                format!("{}: {reason}", join("webhook", "url")),
+            )
+        })?;
+    }
+    let outcome = apply::apply(&state.pool, &store, &def, Mode::CreateOnly)
+        .await
+        .map_err(|e| match e {
+            ApplyError::StoreNotFound(s) => {
+                ApiError::not_found(format!("event store {s:?} does not exist"))
+            }
+            ApplyError::Db(e) => db_error(e),
+            ApplyError::Pool(e) => pool_error(e),
+        })?;
+    let mut answer = view::subscription(&outcome.row);
+    if let Some(secret) = &outcome.generated_secret {
+        answer["secret"] = json!(secret.expose());
+    }
+    match outcome.applied {
+        Applied::Created => {
+            state.delivery.wakeups.signal_subscription(&store);
+            Ok(HttpResponse::Created().json(answer))
+        }
+        Applied::Conflict => Err(ApiError::conflict(
+            "SubscriptionExists",
+            format!(
+                "subscription {:?} exists with a different definition; delete it first or use another id",
+                def.id
+            ),
+            json!({"subscriptionId": def.id}),
+        )),
+        _ => Ok(HttpResponse::Ok().json(answer)),
+    }
+}
+
+async fn list(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let store = store_ref(&state, &path).await?;
+    let client = state.pool.get().await.map_err(pool_error)?;
+    let rows = db::list(&**client, store.id).await.map_err(db_error)?;
+    let items: Vec<_> = rows.iter().map(view::subscription).collect();
+    Ok(HttpResponse::Ok().json(json!({ "subscriptions": items })))
+}
+
+async fn show(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (store, id) = path.into_inner();
+    let row = subscription(&state, &store, &id).await?;
+    Ok(HttpResponse::Ok().json(view::subscription(&row)))
+}
+
+async fn remove(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (store, id) = path.into_inner();
+    let row = subscription(&state, &store, &id).await?;
+    let client = state.pool.get().await.map_err(pool_error)?;
+    db::delete(&**client, row.store_id, &id)
+        .await
+        .map_err(db_error)?;
+    db::notify_changed(&**client, &store, &id)
+        .await
+        .map_err(db_error)?;
+    state.delivery.wakeups.signal_subscription(&store);
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Runs an operator action and answers the subscription as it now is.
+async fn operate<F, Fut>(
+    state: &AppState,
+    store: &str,
+    id: &str,
+    action: F,
+) -> Result<HttpResponse, ApiError>
+where
+    F: FnOnce(deadpool_postgres::Object, i32) -> Fut,
+    Fut: std::future::Future<Output = Result<deadpool_postgres::Object, tokio_postgres::Error>>,
+{
+    let row = subscription(state, store, id).await?;
+    let client = state.pool.get().await.map_err(pool_error)?;
+    let client = action(client, row.store_id).await.map_err(db_error)?;
+    db::notify_changed(&**client, store, id)
+        .await
+        .map_err(db_error)?;
+    state.delivery.wakeups.signal_subscription(store);
+    let row = db::get(&**client, row.store_id, id)
+        .await
+        .map_err(db_error)?
+        .ok_or_else(|| {
+            ApiError::not_found(format!("subscription {id:?} does not exist in {store:?}"))
+        })?;
+    Ok(HttpResponse::Ok().json(view::subscription(&row)))
+}
+
+async fn pause(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (store, id) = path.into_inner();
+    let sub = id.clone();
+    operate(&state, &store, &id, |c, s| async move {
+        db::pause(&**c, s, &sub).await?;
+        Ok(c)
+    })
+    .await
+}
+
+async fn resume(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (store, id) = path.into_inner();
+    let sub = id.clone();
+    operate(&state, &store, &id, |c, s| async move {
+        db::resume(&**c, s, &sub).await?;
+        Ok(c)
+    })
+    .await
+}
+
+/// Body of `reset`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ResetRequest {
+    from_global_position: u64,
+}
+
+async fn reset(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    body: JsonBody<ResetRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let (store, id) = path.into_inner();
+    let from = body.from_global_position;
+    if from == 0 {
+        return Err(ApiError::validation(
+            "fromGlobalPosition",
+            "fromGlobalPosition: global positions start at 1",
+        ));
+    }
+    let sub = id.clone();
+    operate(&state, &store, &id, |c, s| async move {
+        db::reset(&**c, s, &sub, from).await?;
+        Ok(c)
+    })
+    .await
+}
+
+async fn secret(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (store, id) = path.into_inner();
+    let row = subscription(&state, &store, &id).await?;
+    match row.secret {
+        Some(secret) => Ok(HttpResponse::Ok().json(json!({ "secret": secret.expose() }))),
+        None => Err(ApiError::not_found(format!(
+            "subscription {id:?} has no signing secret"
+        ))),
+    }
+}
+
+async fn dead_letter_list(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (store, id) = path.into_inner();
+    let row = subscription(&state, &store, &id).await?;
+    let client = state.pool.get().await.map_err(pool_error)?;
+    let letters = dead_letters::list(&**client, row.store_id, &id, 1000)
+        .await
+        .map_err(db_error)?;
+    Ok(HttpResponse::Ok().json(json!({ "deadLetters": letters })))
+}
+
+/// One delivery attempt of a parked batch, now, with its original delivery id.
+async fn redeliver(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (store, id, letter_id) = path.into_inner();
+    let row = subscription(&state, &store, &id).await?;
+    let letter_id = uuid::Uuid::parse_str(&letter_id)
+        .map_err(|_| ApiError::validation("deadLetterId", "deadLetterId: not a dead-letter id"))?;
+    let client = state.pool.get().await.map_err(pool_error)?;
+    let letter = dead_letters::get(&**client, row.store_id, &id, letter_id)
+        .await
+        .map_err(db_error)?
+        .ok_or_else(|| ApiError::not_found(format!("dead letter {letter_id} does not exist")))?;
+    if letter.status != "PARKED" {
+        return Err(ApiError::conflict(
+            "IllegalStateError",
+            format!("dead letter {letter_id} was redelivered already"),
+            json!({"status": letter.status}),
+        ));
+    }
+    let events: Vec<ReadEvent> = serde_json::from_value(letter.events.clone()).map_err(internal)?;
+    let attempt = letter.attempts + 1;
+    let body = batch::body(&events, &id, &store, &letter.delivery_id, attempt);
+    let trace = batch::trace_of(&events);
+    let headers = row.webhook.header_pairs();
+    let outcome = http::send(
+        &state.delivery.client,
+        WebhookCall {
+            url: &row.webhook.url,
+            headers: &headers,
+            secret: row.secret.as_ref(),
+            delivery_id: &letter.delivery_id,
+            body,
+            timeout: row.webhook.timeout,
+            trace: &trace,
+        },
+    )
+    .await;
+    let error = outcome.as_ref().err().map(|f| f.error.clone());
+    dead_letters::record_redelivery(&**client, letter_id, error.as_deref())
+        .await
+        .map_err(db_error)?;
+    let letter = dead_letters::get(&**client, row.store_id, &id, letter_id)
+        .await
+        .map_err(db_error)?;
+    match outcome {
+        Ok(_) => {
+            state.delivery.metrics.delivered(&store, &id, events.len());
+            Ok(HttpResponse::Ok().json(json!({ "redelivered": true, "deadLetter": letter })))
+        }
+        Err(failed) => {
+            state.delivery.metrics.failed(&store, &id);
+            Err(ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "DeliveryFailed",
+                format!(
+                    "the webhook did not acknowledge the redelivery: {}",
+                    failed.error
+                ),
+                json!({ "status": failed.status, "deadLetter": letter }),
+            ))
+        }
+    }
+}
