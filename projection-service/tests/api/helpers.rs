@@ -18,7 +18,12 @@ pub struct TestRedis {
 
 impl TestRedis {
     pub async fn new() -> Self {
-        let url = redis_url();
+        Self::at(&redis_url()).await
+    }
+
+    /// A fresh namespace on the server at `url`.
+    pub async fn at(url: &str) -> Self {
+        let url = url.to_owned();
         let namespace = fresh_namespace();
         let client = redis::Client::open(url.as_str()).expect("valid REDIS_URL");
         let conn = ConnectionManager::new(client)
@@ -41,7 +46,7 @@ impl TestRedis {
     /// generation, so that two namespaces (or two generations) compare equal when their read
     /// models are.
     pub async fn dump(&self) -> BTreeMap<String, String> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.fresh_connection().await;
         let pointer: Option<String> = redis::cmd("GET")
             .arg(self.keys.generation_pointer())
             .query_async(&mut conn)
@@ -52,7 +57,8 @@ impl TestRedis {
 
     /// One generation's read models (see [`Self::dump`]).
     pub async fn dump_generation(&self, generation: &str) -> BTreeMap<String, String> {
-        let mut conn = self.conn.clone();
+        // A fresh connection: the shared one may have seen the server restart.
+        let mut conn = self.fresh_connection().await;
         let generation_keys = self.keys.generation(generation);
         let prefix = generation_keys.prefix().to_owned();
         let mut keys: Vec<String> = Vec::new();
@@ -110,6 +116,14 @@ impl TestRedis {
             dump.insert(key[prefix.len()..].to_owned(), value);
         }
         dump
+    }
+
+    async fn fresh_connection(&self) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(self.url.as_str())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap()
     }
 
     pub async fn cleanup(self) {

@@ -4,7 +4,10 @@
 // failed unwrap in a test helper is a failed test, which is what we want.
 #![allow(clippy::unwrap_used)]
 
+mod app;
 mod decimal;
 mod events;
 mod helpers;
 mod projector;
+mod redis_outage;
+mod webhook;
