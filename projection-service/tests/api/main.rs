@@ -5,9 +5,12 @@
 #![allow(clippy::unwrap_used)]
 
 mod app;
+mod cli;
 mod decimal;
 mod events;
 mod helpers;
 mod projector;
+mod rebuild;
 mod redis_outage;
+mod store_stub;
 mod webhook;
