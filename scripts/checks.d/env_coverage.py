@@ -123,7 +123,8 @@ def config_vars(root: Path) -> set[str]:
         return set()
     # TOML comments start at a `#` outside strings; the file keeps `#` out of its strings.
     text = "\n".join(line.split("#", 1)[0] for line in path.read_text().splitlines())
-    return set(re.findall(r"\$\{" + VAR + r"\}", text))
+    # `${NAME}` and `${NAME:-default}`; `$${` is a literal.
+    return set(re.findall(r"(?<!\$)\$\{" + VAR + r"(?:\}|:-)", text))
 
 
 def compose_env(path: Path, problems: Problems) -> dict[str, set[str]]:
