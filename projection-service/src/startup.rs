@@ -15,7 +15,7 @@ use shared_domain::service::{
 use crate::config::Config;
 use crate::metrics::ProjectionMetrics;
 use crate::projector::Projector;
-use crate::rebuild::{EventSource, HttpEventSource, RebuildSettings, Rebuilder, SourceError};
+use crate::rebuild::{EventSource, RebuildSettings, Rebuilder, SourceError, event_store};
 use crate::routes::{self, AppState};
 use crate::webhook_auth::SignatureCheck;
 use crate::{SERVICE_NAME, openapi};
@@ -70,7 +70,7 @@ pub fn rebuilder(
     );
     let source = match source {
         Some(source) => source,
-        None => HttpEventSource::new(&config.eventstore)?.shared(),
+        None => event_store(&config.eventstore)?,
     };
     Ok(Rebuilder::new(
         projector,

@@ -27,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::projector::{ProjectionError, Projector};
 use generations::{Generations, Switch};
-pub use source::{EventSource, HttpEventSource, SourceError};
+pub use source::{EventSource, SourceError, event_store};
 
 /// How long the rebuild lease lasts without renewal.
 const LEASE: Duration = Duration::from_secs(30);
