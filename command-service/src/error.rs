@@ -40,6 +40,11 @@ impl CommandFailure {
             Self::Command(CommandError::ConflictRetriesExhausted { .. })
             | Self::Command(CommandError::Store(StoreError::VersionConflict { .. })) => "conflict",
             Self::Command(CommandError::Store(StoreError::Unavailable(_))) => "unavailable",
+            Self::Command(CommandError::Store(StoreError::Rejected { status, .. }))
+                if is_our_misconfiguration(*status) =>
+            {
+                "unavailable"
+            }
             Self::Command(_) => "error",
             Self::IdempotencyKeyReused { .. } => "idempotency_key_reused",
             Self::PreconditionFailed { .. } => "precondition_failed",
@@ -72,6 +77,17 @@ impl CommandFailure {
                 tracing::warn!(order_id, error = %cause, "event store unavailable");
                 ApiError::unavailable(
                     "the event store is unavailable; retry later",
+                    RETRY_AFTER_SECS,
+                )
+            }
+            Self::Command(CommandError::Store(StoreError::Rejected { status, .. }))
+                if is_our_misconfiguration(*status) =>
+            {
+                // Our API key or store name is wrong: not the client's fault, and not fixed by
+                // its retry alone, but readiness says so too and operators see this line.
+                tracing::error!(order_id, error = %self, "the event store refuses this service");
+                ApiError::unavailable(
+                    "the event store is not usable by this service; retry later",
                     RETRY_AFTER_SECS,
                 )
             }
@@ -112,6 +128,12 @@ impl CommandFailure {
             }
         }
     }
+}
+
+/// A store answer of 401/403 (our API key) or 404 (our store name): the service is
+/// misconfigured.
+fn is_our_misconfiguration(status: u16) -> bool {
+    matches!(status, 401 | 403 | 404)
 }
 
 /// Whether a domain refusal means "this order does not exist" (any command but a place on an
@@ -240,6 +262,19 @@ mod tests {
         });
         assert_eq!(failure.to_api_error("o-1").status(), 409);
         assert_eq!(failure.outcome(), "conflict");
+    }
+
+    #[test]
+    fn a_store_refusing_our_key_or_store_name_is_503() {
+        for status in [401, 404] {
+            let failure = CommandFailure::Command(CommandError::Store(StoreError::Rejected {
+                status,
+                error: "NotFound".into(),
+                message: "no store orders".into(),
+            }));
+            assert_eq!(failure.to_api_error("o-1").status(), 503);
+            assert_eq!(failure.outcome(), "unavailable");
+        }
     }
 
     #[test]

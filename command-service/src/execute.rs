@@ -199,3 +199,163 @@ fn metadata(
     }
     metadata
 }
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+    use std::sync::Mutex;
+
+    use shared_domain::event::Event;
+    use shared_domain::event_store::{AppendOptions, InMemoryEventStore};
+    use shared_domain::money::Money;
+    use shared_domain::orders::{OrderItem, PlaceOrder, ShipOrder};
+    use shared_domain::wire::AppendResult;
+
+    use super::*;
+
+    fn place(order_id: &str) -> OrderCommand {
+        OrderCommand::Place(PlaceOrder {
+            order_id: order_id.into(),
+            customer_id: "cust-1".into(),
+            items: vec![OrderItem {
+                product_id: "sku-1".into(),
+                quantity: 2,
+                price: Money::from_str("10").unwrap(),
+            }],
+        })
+    }
+
+    fn ship(order_id: &str) -> OrderCommand {
+        OrderCommand::Ship(ShipOrder {
+            order_id: order_id.into(),
+            tracking_number: "TRK1".into(),
+            carrier: "UPS".into(),
+        })
+    }
+
+    fn keyed(key: &str) -> Preconditions {
+        Preconditions {
+            idempotency_key: Some(IdempotencyKey::parse(key.as_bytes()).unwrap()),
+            if_match: None,
+        }
+    }
+
+    async fn run<S: EventStore>(
+        store: &S,
+        command: &OrderCommand,
+        preconditions: &Preconditions,
+    ) -> Result<Executed, CommandFailure> {
+        execute(
+            store,
+            &OrdersDecider::default(),
+            &RetryPolicy::conflict_retries(),
+            command,
+            preconditions,
+            &TraceContext::new_root(),
+        )
+        .await
+    }
+
+    #[tokio::test]
+    async fn invalid_input_is_refused_before_any_io() {
+        let store = InMemoryEventStore::new();
+        let mut command = place("order-1");
+        if let OrderCommand::Place(p) = &mut command {
+            p.items.clear();
+        }
+        let failure = run(&store, &command, &Preconditions::default())
+            .await
+            .unwrap_err();
+        assert_eq!(failure.outcome(), "invalid");
+        assert!(store.all_events().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_repeated_key_replays_from_the_stream_without_appending() {
+        let store = InMemoryEventStore::new();
+        let first = run(&store, &place("order-1"), &keyed("k")).await.unwrap();
+        let again = run(&store, &place("order-1"), &keyed("k")).await.unwrap();
+        assert!(!first.replayed);
+        assert!(again.replayed);
+        assert_eq!(again.answer, first.answer);
+        assert_eq!(store.all_events().len(), 1);
+    }
+
+    /// A store on which another request with the same key appends between our read and our
+    /// append (the store then answers our append with that request's result).
+    struct RacedStore {
+        inner: InMemoryEventStore,
+        rival: Mutex<Option<(Vec<Event>, AppendOptions)>>,
+    }
+
+    impl EventStore for RacedStore {
+        async fn read_stream(&self, stream_id: &str) -> Result<ReadStreamResult, StoreError> {
+            self.inner.read_stream(stream_id).await
+        }
+
+        async fn append_to_stream(
+            &self,
+            stream_id: &str,
+            events: Vec<Event>,
+            options: AppendOptions,
+        ) -> Result<AppendResult, StoreError> {
+            let rival = self.rival.lock().unwrap().take();
+            if let Some((rival_events, rival_options)) = rival {
+                self.inner
+                    .append_to_stream(stream_id, rival_events, rival_options)
+                    .await?;
+            }
+            self.inner
+                .append_to_stream(stream_id, events, options)
+                .await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_race_lost_to_the_same_request_answers_with_the_winners_event() {
+        let store = RacedStore {
+            inner: InMemoryEventStore::new(),
+            rival: Mutex::new(None),
+        };
+        run(&store.inner, &place("order-1"), &Preconditions::default())
+            .await
+            .unwrap();
+        let command = ship("order-1");
+        let key = IdempotencyKey::parse(b"k").unwrap();
+        let rival = Event::new(
+            "order.shipped",
+            serde_json::json!({"orderId": "order-1", "trackingNumber": "TRK1", "carrier": "UPS",
+                "shippedAt": "2024-05-01T12:00:00.000Z"}),
+        )
+        .with_metadata(json!({KEY_FIELD: "k", HASH_FIELD: request_hash(&command)}));
+        *store.rival.lock().unwrap() = Some((
+            vec![rival],
+            AppendOptions {
+                expected_stream_version: shared_domain::event::ExpectedStreamVersion::Exact(1),
+                idempotency_key: Some(store_key("order-1", &key)),
+            },
+        ));
+
+        let done = run(&store, &command, &keyed("k")).await.unwrap();
+
+        assert_eq!(done.answer.stream_version(), 2);
+        assert_eq!(store.inner.all_events().len(), 2, "one shipped event");
+    }
+
+    #[tokio::test]
+    async fn if_match_on_another_version_is_refused_without_appending() {
+        let store = InMemoryEventStore::new();
+        run(&store, &place("order-1"), &Preconditions::default())
+            .await
+            .unwrap();
+        let preconditions = Preconditions {
+            idempotency_key: None,
+            if_match: Some(0),
+        };
+        let failure = run(&store, &ship("order-1"), &preconditions)
+            .await
+            .unwrap_err();
+        assert_eq!(failure.outcome(), "precondition_failed");
+        assert_eq!(store.all_events().len(), 1);
+    }
+}

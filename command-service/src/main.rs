@@ -5,7 +5,6 @@ use std::process::ExitCode;
 use clap::Parser;
 use command_service::cli::{Cli, Command};
 use command_service::{Config, SERVICE_NAME};
-use shared_domain::event_store::InMemoryEventStore;
 use shared_domain::service::{Shutdown, telemetry};
 
 #[actix_web::main]
@@ -29,8 +28,7 @@ async fn main() -> ExitCode {
         Command::Serve => {
             telemetry::init(SERVICE_NAME);
             let shutdown = Shutdown::on_signals().with_drain_delay(config.shutdown.drain_delay);
-            let served =
-                command_service::Application::with_store(config, InMemoryEventStore::new());
+            let served = command_service::Application::build(config);
             match served {
                 Ok(app) => match app.run_until_stopped(shutdown).await {
                     Ok(()) => ExitCode::SUCCESS,

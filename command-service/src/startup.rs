@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{App, HttpServer, web};
+use shared_domain::client::EventStoreClient;
 use shared_domain::orders::OrdersDecider;
 use shared_domain::service::{
     Health, JsonLimit, Metrics, RequestContext, Shutdown, common_routes, run_until_shutdown,
@@ -32,6 +33,19 @@ pub struct Application<S> {
     listener: TcpListener,
     store: Arc<S>,
     config: Config,
+}
+
+impl Application<EventStoreClient> {
+    /// Binds `config.host:config.port` for a service on the event store `config.eventstore`
+    /// names (nothing is called yet: a store that is down makes readiness fail, not start-up).
+    pub fn build(config: Config) -> io::Result<Self> {
+        let settings = &config.eventstore;
+        let client = EventStoreClient::new(&settings.url, settings.name.clone())
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?
+            .with_api_key(settings.api_key.clone())
+            .with_timeout(settings.timeout);
+        Self::with_store(config, client)
+    }
 }
 
 impl<S: CommandStore> Application<S> {

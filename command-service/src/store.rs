@@ -1,10 +1,11 @@
 //! What the command service needs from its event store beyond the [`EventStore`] trait: a view of
 //! the store that carries one request's trace context to every outbound call, and a readiness
-//! probe. The HTTP client implements it for production, [`InMemoryEventStore`] for tests.
+//! probe. [`EventStoreClient`] implements it for production, [`InMemoryEventStore`] for tests.
 
 use std::future::Future;
 use std::sync::Mutex;
 
+use shared_domain::client::EventStoreClient;
 use shared_domain::event::Event;
 use shared_domain::event_store::{AppendOptions, EventStore, InMemoryEventStore, StoreError};
 use shared_domain::service::TraceContext;
@@ -23,6 +24,21 @@ pub trait CommandStore: Send + Sync + 'static {
 
     /// `Ok` when the store answers (readiness); bounded by the caller's time-out.
     fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+impl CommandStore for EventStoreClient {
+    /// A cheap clone that adds the trace headers to every call.
+    type Scoped<'a> = EventStoreClient;
+
+    fn scoped<'a>(&'a self, trace: &TraceContext) -> Self::Scoped<'a> {
+        self.with_trace(trace)
+    }
+
+    /// Ready when the store answers for *our* store with *our* key: the service is up, the API
+    /// key is accepted and the named store exists (a cheap lookup by name).
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.get_store().await.map(|_| ())
+    }
 }
 
 impl CommandStore for InMemoryEventStore {

@@ -5,4 +5,5 @@ mod concurrency;
 mod helpers;
 mod idempotency;
 mod operations;
+mod outage;
 mod walkthrough;
