@@ -65,3 +65,59 @@ async fn answers_carry_the_request_id() {
         .await;
     assert_eq!(response.headers()["x-request-id"], "req-42");
 }
+
+#[tokio::test]
+async fn the_healthcheck_subcommand_exits_0_when_live_and_1_when_not() {
+    let app = spawn_app().await;
+    let port = app.address.rsplit(':').next().expect("a port").to_owned();
+    let binary = env!("CARGO_BIN_EXE_command-service");
+
+    let live = tokio::process::Command::new(binary)
+        .arg("healthcheck")
+        .env("PORT", &port)
+        .status()
+        .await
+        .expect("runs");
+    let dead = tokio::process::Command::new(binary)
+        .arg("healthcheck")
+        .env("PORT", shared_domain::testing::free_port().to_string())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .await
+        .expect("runs");
+
+    assert_eq!(live.code(), Some(0));
+    assert_eq!(dead.code(), Some(1));
+}
+
+#[tokio::test]
+async fn help_lists_the_environment_variables() {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_command-service"))
+        .arg("--help")
+        .output()
+        .await
+        .expect("runs");
+    let help = String::from_utf8_lossy(&output.stdout);
+    for name in [
+        "EVENTSTORE_URL",
+        "EVENTSTORE_API_KEY",
+        "EVENTSTORE_NAME",
+        "EVENTSTORE_TIMEOUT_MS",
+        "COMMAND_CONFLICT_ATTEMPTS",
+        "PORT",
+        "healthcheck",
+    ] {
+        assert!(help.contains(name), "{name} missing from:\n{help}");
+    }
+}
+
+#[tokio::test]
+async fn a_bad_setting_stops_the_binary_with_exit_code_2() {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_command-service"))
+        .env("EVENTSTORE_TIMEOUT_MS", "soon")
+        .output()
+        .await
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("EVENTSTORE_TIMEOUT_MS"));
+}
