@@ -7,6 +7,7 @@
 //! | [`worker`] | one subscription's loop: lease, read batch, POST, checkpoint or retry |
 //! | [`state`] | lease, checkpoint and retry state in PostgreSQL, guarded by the lease epoch |
 //! | [`listener`], [`wakeups`] | `LISTEN` on a dedicated connection → in-process wake-ups |
+//! | [`schedule`] | what follows a failed attempt: retry time or exhausted |
 //! | [`batch`] | the body of a delivery and the trace it continues |
 //! | [`http`] | one POST with timeout; 2xx or a failed attempt with `Retry-After` |
 //! | [`signing`] | Standard Webhooks headers and `whsec_` secrets |
@@ -22,6 +23,7 @@ pub mod engine;
 pub mod http;
 pub mod listener;
 pub mod metrics;
+pub mod schedule;
 pub mod settings;
 pub mod signing;
 pub mod state;

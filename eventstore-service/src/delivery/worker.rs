@@ -14,6 +14,7 @@ use tracing::Instrument;
 use super::batch;
 use super::context::DeliveryContext;
 use super::http::{self, WebhookCall};
+use super::schedule::{self, AfterFailure};
 use super::state::{self, FailureRecord, Lease};
 use crate::model::StoreName;
 use crate::storage::reads::read_all;
@@ -135,7 +136,7 @@ impl Worker {
             let step = if row.status != Status::Active {
                 Step::Idle(None)
             } else if let Some(at) = row.next_attempt_at.filter(|at| *at > Utc::now()) {
-                Step::Idle(Some((at - Utc::now()).to_std().unwrap_or_default()))
+                Step::Idle(Some(schedule::wait_until(at, Utc::now())))
             } else {
                 match self.step(lease, &row, token).await {
                     Ok(step) => step,
@@ -253,26 +254,29 @@ impl Worker {
             Err(failed) => {
                 self.context.metrics.failed(&row.store_name, &row.id);
                 let now = Utc::now();
-                let delay = row
-                    .webhook
-                    .retry_policy
-                    .delay_after_with_retry_after(attempt, failed.retry_after);
+                let next = schedule::after_failure(
+                    &row.webhook.retry_policy,
+                    attempt,
+                    failed.retry_after,
+                    now,
+                );
                 let record = FailureRecord {
                     attempt,
                     error: &failed.error,
                     at: now,
-                    next_attempt_at: delay
-                        .and_then(|d| chrono::Duration::from_std(d).ok())
-                        .map(|d| now + d),
+                    next_attempt_at: match next {
+                        AfterFailure::RetryAt { at, .. } => Some(at),
+                        AfterFailure::Exhausted => None,
+                    },
                     delivery_id: &delivery_id,
                     last_position: ack_to,
                 };
-                let kept = match delay {
-                    Some(delay) => {
+                let kept = match next {
+                    AfterFailure::RetryAt { delay, .. } => {
                         tracing::info!(attempt, error = %failed.error, retry_in_ms = delay.as_millis() as u64, "delivery failed; will retry");
                         state::record_failure(&**client, lease, &record).await?
                     }
-                    None if row.on_exhausted == ExhaustedMode::DeadLetter => {
+                    AfterFailure::Exhausted if row.on_exhausted == ExhaustedMode::DeadLetter => {
                         tracing::warn!(attempt, error = %failed.error, "attempts exhausted; parking the batch as a dead letter");
                         drop(client);
                         let mut client = self.pool.get().await?;
@@ -290,7 +294,7 @@ impl Worker {
                         };
                         state::park(&mut client, lease, &letter).await?
                     }
-                    None => {
+                    AfterFailure::Exhausted => {
                         tracing::warn!(attempt, error = %failed.error, "attempts exhausted; subscription stops with ERROR");
                         state::stop_with_error(&**client, lease, &record).await?
                     }
