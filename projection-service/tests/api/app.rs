@@ -47,6 +47,19 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         Some(url) => TestRedis::at(url).await,
         None => TestRedis::new().await,
     };
+    start(redis, options).await
+}
+
+/// A second replica on `other`'s namespace (stop it with [`TestApp::stop_server`]).
+pub async fn spawn_on_namespace(other: &TestApp, options: Options) -> TestApp {
+    start(
+        TestRedis::with_namespace(&other.redis.url, &other.redis.namespace).await,
+        options,
+    )
+    .await
+}
+
+async fn start(redis: TestRedis, options: Options) -> TestApp {
     let mut config = Config::new(redis.url.clone(), redis.namespace.clone(), TOKEN);
     config.host = std::net::Ipv4Addr::LOCALHOST.into();
     config.port = 0;
@@ -133,9 +146,16 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Stops the service and deletes its namespace.
     pub async fn stop(self) {
+        let redis = self.stop_server().await;
+        redis.cleanup().await;
+    }
+
+    /// Stops the service, keeping its namespace.
+    pub async fn stop_server(self) -> TestRedis {
         self.shutdown.trigger();
         let _ = self.server.await;
-        self.redis.cleanup().await;
+        self.redis
     }
 }

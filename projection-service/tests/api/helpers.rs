@@ -23,8 +23,13 @@ impl TestRedis {
 
     /// A fresh namespace on the server at `url`.
     pub async fn at(url: &str) -> Self {
+        Self::with_namespace(url, &fresh_namespace()).await
+    }
+
+    /// Namespace `namespace` on the server at `url` (a second view of another test's keys).
+    pub async fn with_namespace(url: &str, namespace: &str) -> Self {
         let url = url.to_owned();
-        let namespace = fresh_namespace();
+        let namespace = namespace.to_owned();
         let client = redis::Client::open(url.as_str()).expect("valid REDIS_URL");
         let conn = ConnectionManager::new(client)
             .await

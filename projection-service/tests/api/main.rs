@@ -7,8 +7,10 @@
 mod app;
 mod cli;
 mod decimal;
+mod end_to_end;
 mod events;
 mod helpers;
+mod own_redis;
 mod projector;
 mod rebuild;
 mod redis_outage;

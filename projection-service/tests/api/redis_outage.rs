@@ -3,114 +3,12 @@
 //!
 //! Each test starts its OWN throwaway `redis-server` on a free port (never the shared one).
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-
-use shared_domain::testing::free_port;
 
 use crate::app::{Options, spawn_app_with};
 use crate::events::histories;
 use crate::helpers::TestRedis;
-
-/// A redis-server of this test's own, with its data directory.
-struct OwnRedis {
-    port: u16,
-    dir: PathBuf,
-    child: Option<Child>,
-}
-
-impl OwnRedis {
-    fn start() -> Self {
-        // Another test may grab the same "free" port between our look-up and the server's
-        // bind; then our server exits at once and we try another port.
-        for _ in 0..10 {
-            let port = free_port();
-            let dir = std::env::temp_dir().join(format!("projection-test-redis-{port}"));
-            std::fs::create_dir_all(&dir).unwrap();
-            let mut redis = Self {
-                port,
-                dir,
-                child: None,
-            };
-            if redis.spawn() {
-                return redis;
-            }
-        }
-        panic!("cannot start an own redis-server");
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    /// Starts the server on `port`; `false` if it exited (the port was taken).
-    fn spawn(&mut self) -> bool {
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &self.port.to_string(),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .arg("--dir")
-            .arg(&self.dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server is installed");
-        self.child = Some(child);
-        for _ in 0..100 {
-            std::thread::sleep(Duration::from_millis(20));
-            if let Some(child) = self.child.as_mut()
-                && child.try_wait().unwrap().is_some()
-            {
-                self.child = None;
-                return false;
-            }
-            let up = redis::Client::open(self.url())
-                .unwrap()
-                .get_connection()
-                .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
-                .is_ok();
-            if up {
-                return true;
-            }
-        }
-        panic!("own redis-server did not come up");
-    }
-
-    /// Stops the server after writing its data to disk (`SHUTDOWN SAVE`), as a restart of a
-    /// durable Redis would keep it.
-    fn stop(&mut self) {
-        if let Ok(mut conn) = redis::Client::open(self.url()).unwrap().get_connection() {
-            let _ = redis::cmd("SHUTDOWN").arg("SAVE").exec(&mut conn);
-        }
-        if let Some(mut child) = self.child.take() {
-            let _ = child.wait();
-        }
-    }
-
-    /// Freezes (SIGSTOP) or thaws (SIGCONT) the server: it keeps its connections but answers
-    /// nothing, as a stalled server does.
-    fn signal(&self, signal: &str) {
-        let pid = self.child.as_ref().unwrap().id().to_string();
-        let status = Command::new("kill").args([signal, &pid]).status().unwrap();
-        assert!(status.success());
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+use crate::own_redis::OwnRedis;
 
 async fn reference(events: &[shared_domain::event::ReadEvent]) -> TestRedis {
     let redis = TestRedis::new().await;
