@@ -7,7 +7,7 @@
 //! `IS_TEMPLATE`; a half-built one (its `init` failed or its process died) is dropped and rebuilt.
 
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls};
@@ -28,7 +28,8 @@ const CLONE_RETRY_DELAY: Duration = Duration::from_millis(50);
 pub struct TestDatabase {
     /// Connection URL of this database (the server of `DATABASE_URL`, another database name).
     pub url: String,
-    /// Its name: `t_<TEST_RUN_ID or local>_<random>`, so a run's databases can be dropped by prefix.
+    /// Its name, `t_<TEST_RUN_ID or local>_<unix seconds>_<random>`: `scripts/test` drops a run's
+    /// databases by prefix, and leftovers of killed runs or plain `cargo test` by age.
     pub name: String,
 }
 
@@ -90,7 +91,7 @@ where
     let template = template_name(template_id);
     ensure_template(&admin, server, &template, init).await?;
 
-    let name = format!("t_{}_{}", super::run_id(), super::short_uuid(12));
+    let name = database_name(&super::run_id(), SystemTime::now());
     clone_database(&admin, &template, &name).await?;
     Ok(TestDatabase {
         url: with_database(server, &name),
@@ -201,6 +202,14 @@ async fn connect(url: &str) -> Result<Client, BoxError> {
     Ok(client)
 }
 
+/// `t_<run id>_<unix seconds, 10 digits>_<8 random hex>`; `scripts/test` relies on this shape.
+fn database_name(run_id: &str, now: SystemTime) -> String {
+    let seconds = now
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    format!("t_{run_id}_{seconds:010}_{}", super::short_uuid(8))
+}
+
 /// `tpl_<template_id>` made a valid identifier: lowercase `[a-z0-9_]`, within PostgreSQL's 63 bytes
 /// (a long id keeps its start and gets a hash of the whole in place of the rest).
 fn template_name(template_id: &str) -> String {
@@ -272,6 +281,17 @@ mod tests {
             with_database("host=h user=u", "t_1"),
             "host=h user=u dbname=t_1"
         );
+    }
+
+    #[test]
+    fn database_names_carry_the_run_and_the_creation_time() {
+        let at = UNIX_EPOCH + Duration::from_secs(1_795_000_000);
+
+        let name = database_name("r1a2b", at);
+
+        assert!(name.starts_with("t_r1a2b_1795000000_"), "{name}");
+        assert_eq!(name.len(), "t_r1a2b_1795000000_".len() + 8);
+        assert_ne!(name, database_name("r1a2b", at));
     }
 
     #[test]
