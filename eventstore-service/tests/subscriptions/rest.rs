@@ -214,3 +214,41 @@ async fn pause_resume_reset_and_delete() {
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(receiver.acked_positions().len(), 4);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_webhook_allowlist_refuses_other_targets() {
+    // Arrange: only the name `localhost` may be called.
+    let url = crate::helpers::fresh_migrated_database().await;
+    let mut config = crate::helpers::config(&url, "guarded");
+    config.subscriptions.allowlist = Some(std::sync::Arc::new(
+        eventstore_service::delivery::allowlist::Allowlist::parse("localhost").unwrap(),
+    ));
+    let app = crate::helpers::spawn_on(config).await;
+    app.create_store(STORE).await;
+    let receiver = Receiver::start(Behaviour::default()).await;
+    let allowed = receiver.url.replace("127.0.0.1", "localhost");
+
+    // Act
+    let (refused, answer) = app
+        .post(
+            &format!("/api/event-stores/{STORE}/subscribe"),
+            &webhook_spec("metadata", "http://169.254.169.254/latest/meta-data", 3),
+        )
+        .await;
+    app.subscribe(&webhook_spec("local", &allowed, 3)).await;
+    app.append("o-1", &["order.placed"]).await;
+
+    // Assert
+    assert_eq!(refused, StatusCode::BAD_REQUEST, "{answer}");
+    assert_eq!(answer["details"]["field"], "webhook.url");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("EVENTSTORE_WEBHOOK_ALLOWLIST")
+    );
+    eventually(WAIT, "delivery to the allowed name", || async {
+        (receiver.acked_positions() == vec![1]).then_some(())
+    })
+    .await;
+}
