@@ -17,7 +17,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::time::Instant;
 
-use actix_web::body::{EitherBody, MessageBody};
+use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::Method;
 use actix_web::http::header::{HeaderName, HeaderValue};
@@ -59,7 +59,7 @@ where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
     B: MessageBody + 'static,
 {
-    type Response = ServiceResponse<EitherBody<B>>;
+    type Response = ServiceResponse<B>;
     type Error = Error;
     type Transform = RequestContextMiddleware<S>;
     type InitError = ();
@@ -84,7 +84,7 @@ where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
     B: MessageBody + 'static,
 {
-    type Response = ServiceResponse<EitherBody<B>>;
+    type Response = ServiceResponse<B>;
     type Error = Error;
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>>>>;
 
@@ -108,7 +108,8 @@ where
             method = %method,
             route = %early_route.as_deref().unwrap_or(UNMATCHED_ROUTE),
         );
-        let http_request = req.request().clone();
+        // No clone of `req.request()` may live across `service.call`: actix's router needs the
+        // request's `Rc` unshared to record the match (`match_info_mut` panics otherwise).
         let service = Rc::clone(&self.service);
         let metrics = self.metrics.clone();
         let request_id = context.request_id().to_owned();
@@ -118,9 +119,21 @@ where
                 request_id,
                 async move {
                     let mut response = match service.call(req).await {
-                        Ok(response) => response.map_into_left_body(),
+                        Ok(response) => response,
                         Err(error) => {
-                            ServiceResponse::from_err(error, http_request).map_into_right_body()
+                            // Handler errors arrive as responses already; an `Err` comes from an
+                            // inner middleware. Count and log it; actix renders it.
+                            let status = error.as_response_error().status_code().as_u16();
+                            let route = early_route.unwrap_or_else(|| UNMATCHED_ROUTE.to_owned());
+                            let elapsed = started.elapsed();
+                            metrics.observe_http(method, &route, status, elapsed);
+                            log_completion(
+                                &route,
+                                status,
+                                elapsed.as_secs_f64() * 1000.0,
+                                &context,
+                            );
+                            return Err(error);
                         }
                     };
                     set_header(&mut response, REQUEST_ID_HEADER, context.request_id());

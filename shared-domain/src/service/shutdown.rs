@@ -7,10 +7,11 @@
 //! 1. flips readiness to 503 ([`Health::set_shutting_down`]) so load balancers stop routing here,
 //! 2. waits the drain delay ([`Shutdown::with_drain_delay`], default 0) for them to notice,
 //! 3. stops the server gracefully (`stop(true)`: no new connections, in-flight requests finish),
-//! 4. and gives up waiting when the grace period (counted from the signal) runs out.
+//! 4. and gives up waiting when the grace period (counted from the signal) runs out: it then
+//!    returns and the process is expected to exit.
 //!
 //! Build servers with `.disable_signals()` (so actix does not react to signals on its own) and
-//! `.shutdown_timeout(grace_secs)`.
+//! `.shutdown_timeout(grace_secs)` (so the workers, too, stop waiting for slow requests).
 
 use std::time::Duration;
 
@@ -148,8 +149,9 @@ pub async fn run_until_shutdown(
             result
         }
         Err(_) => {
-            tracing::warn!("grace period over; stopping with requests still in flight");
-            handle.stop(false).await;
+            // The server's command loop runs inside the future we stop polling here, so asking
+            // it for anything more would hang; the caller exits, which ends the workers.
+            tracing::warn!("grace period over; exiting with requests still in flight");
             Ok(())
         }
     }
