@@ -44,5 +44,8 @@ impl utoipa::Modify for ApiKeySecurity {
 
 /// The document.
 pub fn document() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
+    let mut document = ApiDoc::openapi();
+    // Issue 4: the subscription routes document themselves.
+    document.merge(crate::subscriptions::routes::SubscriptionsDoc::openapi());
+    document
 }

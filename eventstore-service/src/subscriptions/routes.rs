@@ -26,6 +26,14 @@ use crate::delivery::http::{self, WebhookCall};
 use crate::model::StoreName;
 use crate::startup::AppState;
 
+/// The OpenAPI paths of these routes (merged into the service's document).
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(subscribe, list, show, remove, pause, resume, reset, secret, dead_letter_list, redeliver),
+    tags((name = "subscriptions", description = "Webhook subscriptions: subscribe, operate, dead letters"))
+)]
+pub struct SubscriptionsDoc;
+
 /// Mounts the routes (relative to `/api`).
 pub fn routes(cfg: &mut web::ServiceConfig) {
     const SUB: &str = "/event-stores/{store}/subscriptions/{id}";
@@ -92,7 +100,16 @@ async fn subscription(
 }
 
 /// `POST …/subscribe`.
-async fn subscribe(
+#[utoipa::path(post, path = "/api/event-stores/{store}/subscribe", tag = "subscriptions", params(("store" = String, Path, description = "Event store name")),
+    request_body(content = Object, description = "One subscription as in the config file: `{id?, eventFilter, subscriberType?, initialPosition?, batchSize?, onRetriesExhausted?, webhook: {url, headers?, timeoutMs?, retryPolicy?, secret?}}`"),
+    responses(
+        (status = 201, description = "Created (with `secret` once when generated)", body = Object),
+        (status = 200, description = "An identical subscription exists", body = Object),
+        (status = 400, description = "A field is invalid (`details.field`)", body = shared_domain::service::ErrorBody),
+        (status = 404, description = "No such store", body = shared_domain::service::ErrorBody),
+        (status = 409, description = "The id holds another definition", body = shared_domain::service::ErrorBody),
+    ))]
+pub async fn subscribe(
     state: web::Data<AppState>,
     path: web::Path<String>,
     body: JsonBody<SubscriptionSpec>,
@@ -140,7 +157,9 @@ async fn subscribe(
     }
 }
 
-async fn list(
+#[utoipa::path(get, path = "/api/event-stores/{store}/subscriptions", tag = "subscriptions", params(("store" = String, Path, description = "Event store name")),
+    responses((status = 200, description = "`{subscriptions: [...]}`", body = Object), (status = 404, description = "No such store", body = shared_domain::service::ErrorBody)))]
+pub async fn list(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
@@ -151,7 +170,9 @@ async fn list(
     Ok(HttpResponse::Ok().json(json!({ "subscriptions": items })))
 }
 
-async fn show(
+#[utoipa::path(get, path = "/api/event-stores/{store}/subscriptions/{id}", tag = "subscriptions", params(("store" = String, Path, description = "Event store name"), ("id" = String, Path, description = "Subscription id")),
+    responses((status = 200, description = "Status, statusDetails, lastProcessedEventGlobalPosition, lag", body = Object), (status = 404, description = "Not found", body = shared_domain::service::ErrorBody)))]
+pub async fn show(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
@@ -160,7 +181,9 @@ async fn show(
     Ok(HttpResponse::Ok().json(view::subscription(&row)))
 }
 
-async fn remove(
+#[utoipa::path(delete, path = "/api/event-stores/{store}/subscriptions/{id}", tag = "subscriptions", params(("store" = String, Path, description = "Event store name"), ("id" = String, Path, description = "Subscription id")),
+    responses((status = 204, description = "Deleted"), (status = 404, description = "Not found", body = shared_domain::service::ErrorBody)))]
+pub async fn remove(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
@@ -204,7 +227,9 @@ where
     Ok(HttpResponse::Ok().json(view::subscription(&row)))
 }
 
-async fn pause(
+#[utoipa::path(post, path = "/api/event-stores/{store}/subscriptions/{id}/pause", tag = "subscriptions", params(("store" = String, Path, description = "Event store name"), ("id" = String, Path, description = "Subscription id")),
+    responses((status = 200, description = "SUSPENDED", body = Object), (status = 404, description = "Not found", body = shared_domain::service::ErrorBody)))]
+pub async fn pause(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
@@ -217,7 +242,9 @@ async fn pause(
     .await
 }
 
-async fn resume(
+#[utoipa::path(post, path = "/api/event-stores/{store}/subscriptions/{id}/resume", tag = "subscriptions", params(("store" = String, Path, description = "Event store name"), ("id" = String, Path, description = "Subscription id")),
+    responses((status = 200, description = "ACTIVE, with a fresh retry budget", body = Object), (status = 404, description = "Not found", body = shared_domain::service::ErrorBody)))]
+pub async fn resume(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
@@ -230,14 +257,17 @@ async fn resume(
     .await
 }
 
-/// Body of `reset`.
+/// Body of `reset`: where the next delivery starts.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct ResetRequest {
-    from_global_position: u64,
+pub struct ResetRequest {
+    pub from_global_position: u64,
 }
 
-async fn reset(
+#[utoipa::path(post, path = "/api/event-stores/{store}/subscriptions/{id}/reset", tag = "subscriptions", params(("store" = String, Path, description = "Event store name"), ("id" = String, Path, description = "Subscription id")),
+    request_body(content = Object, description = "`{fromGlobalPosition}` (≥ 1): the next delivery starts there"),
+    responses((status = 200, description = "The subscription", body = Object), (status = 400, description = "Bad fromGlobalPosition", body = shared_domain::service::ErrorBody), (status = 404, description = "Not found", body = shared_domain::service::ErrorBody)))]
+pub async fn reset(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
     body: JsonBody<ResetRequest>,
@@ -258,7 +288,9 @@ async fn reset(
     .await
 }
 
-async fn secret(
+#[utoipa::path(get, path = "/api/event-stores/{store}/subscriptions/{id}/secret", tag = "subscriptions", params(("store" = String, Path, description = "Event store name"), ("id" = String, Path, description = "Subscription id")),
+    responses((status = 200, description = "`{secret}`", body = Object), (status = 404, description = "Not found or unsigned", body = shared_domain::service::ErrorBody)))]
+pub async fn secret(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
@@ -272,7 +304,9 @@ async fn secret(
     }
 }
 
-async fn dead_letter_list(
+#[utoipa::path(get, path = "/api/event-stores/{store}/subscriptions/{id}/dead-letters", tag = "subscriptions", params(("store" = String, Path, description = "Event store name"), ("id" = String, Path, description = "Subscription id")),
+    responses((status = 200, description = "`{deadLetters: [...]}`", body = Object), (status = 404, description = "Not found", body = shared_domain::service::ErrorBody)))]
+pub async fn dead_letter_list(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
@@ -286,7 +320,10 @@ async fn dead_letter_list(
 }
 
 /// One delivery attempt of a parked batch, now, with its original delivery id.
-async fn redeliver(
+#[utoipa::path(post, path = "/api/event-stores/{store}/subscriptions/{id}/dead-letters/{deadLetterId}/redeliver", tag = "subscriptions",
+    params(("store" = String, Path, description = "Event store name"), ("id" = String, Path, description = "Subscription id"), ("deadLetterId" = String, Path, description = "Dead letter id")),
+    responses((status = 200, description = "Acknowledged", body = Object), (status = 404, description = "Not found", body = shared_domain::service::ErrorBody), (status = 409, description = "Redelivered already", body = shared_domain::service::ErrorBody), (status = 502, description = "The receiver did not acknowledge", body = shared_domain::service::ErrorBody)))]
+pub async fn redeliver(
     state: web::Data<AppState>,
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, ApiError> {

@@ -252,3 +252,19 @@ async fn the_webhook_allowlist_refuses_other_targets() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_lists_the_subscription_routes() {
+    let app = spawn_app().await;
+    let (status, document) = app.get("/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    for path in [
+        "/api/event-stores/{store}/subscribe",
+        "/api/event-stores/{store}/subscriptions",
+        "/api/event-stores/{store}/subscriptions/{id}",
+        "/api/event-stores/{store}/subscriptions/{id}/reset",
+        "/api/event-stores/{store}/subscriptions/{id}/dead-letters/{deadLetterId}/redeliver",
+    ] {
+        assert!(document["paths"][path].is_object(), "{path} missing");
+    }
+}
