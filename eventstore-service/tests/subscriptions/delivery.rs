@@ -276,10 +276,12 @@ async fn signed_deliveries_verify_with_the_standardwebhooks_crate() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_event_reaches_an_idle_subscriber_within_milliseconds() {
-    // Arrange: the safety poll is 60 s, so only LISTEN/NOTIFY can be this fast.
+    // Arrange: the safety poll is 60 s and the lease (renewed every third) 30 s, so only
+    // LISTEN/NOTIFY can wake the idle worker this fast.
     let url = crate::helpers::fresh_migrated_database().await;
     let mut config = crate::helpers::config(&url, "solo");
     config.subscriptions.poll_interval = Duration::from_secs(60);
+    config.subscriptions.lease_ttl = Duration::from_secs(30);
     let app = crate::helpers::spawn_on(config).await;
     app.create_store(STORE).await;
     let receiver = Receiver::start(Behaviour::default()).await;
@@ -448,4 +450,60 @@ async fn retry_after_from_the_receiver_is_honoured() {
     assert!(gap >= Duration::from_millis(950), "retried after {gap:?}");
     let failed = &received[0];
     assert_eq!(failed.status, 500);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_notification_connection_reconnects_after_being_killed() {
+    // Arrange: as above, only notifications can wake the worker quickly.
+    let url = crate::helpers::fresh_migrated_database().await;
+    let mut config = crate::helpers::config(&url, "solo");
+    config.subscriptions.poll_interval = Duration::from_secs(60);
+    config.subscriptions.lease_ttl = Duration::from_secs(30);
+    let app = crate::helpers::spawn_on(config).await;
+    app.create_store(STORE).await;
+    let receiver = Receiver::start(Behaviour::default()).await;
+    app.subscribe(&webhook_spec("resilient", &receiver.url, 3))
+        .await;
+    app.append("o-1", &["order.placed"]).await;
+    eventually(WAIT, "the first event", || async {
+        (receiver.acked_positions().len() == 1).then_some(())
+    })
+    .await;
+
+    // Act: PostgreSQL drops the LISTEN connection; events are written while it is down.
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let killed: i64 = client
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    app.append("o-1", &["order.shipped"]).await;
+
+    // Assert: the reconnect wakes the worker for what was missed, and later events wake it too.
+    assert_eq!(killed, 1, "one LISTEN connection");
+    eventually(
+        Duration::from_secs(3),
+        "the event written while disconnected",
+        || async { (receiver.acked_positions().len() == 2).then_some(()) },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = tokio::time::Instant::now();
+    app.append("o-1", &["order.delivered"]).await;
+    eventually(WAIT, "the next event", || async {
+        (receiver.acked_positions().len() == 3).then_some(())
+    })
+    .await;
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "took {:?}",
+        started.elapsed()
+    );
 }
