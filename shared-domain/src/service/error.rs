@@ -169,8 +169,11 @@ impl ApiError {
     }
 
     /// 500 `InternalError`. The `cause` is logged with `tracing::error!` (inside the request's span,
-    /// so with its request id); the body only says to look in the logs for that request id.
+    /// so with its request id; URL passwords redacted); the body only says to look in the logs
+    /// for that request id.
     pub fn internal(cause: impl fmt::Display) -> Self {
+        // Causes can quote a connection string; the log gets it without the password.
+        let cause = super::config::redact_urls_in(&cause.to_string());
         tracing::error!(error = %cause, "internal error");
         let request_id = current_request_id();
         let message = match &request_id {

@@ -184,6 +184,42 @@ impl Health {
     }
 }
 
+/// How long [`probe_live`] waits for an answer.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The client side of a `healthcheck` subcommand (so a distroless image needs no curl):
+/// `Ok` when `GET http://127.0.0.1:{port}/health/live` answers 2xx within [`PROBE_TIMEOUT`],
+/// else a one-line reason for stderr.
+pub async fn probe_live(port: u16) -> Result<(), String> {
+    probe(
+        &format!("http://127.0.0.1:{port}/health/live"),
+        PROBE_TIMEOUT,
+    )
+    .await
+}
+
+/// `Ok` when `GET url` answers 2xx within `timeout`.
+pub async fn probe(url: &str, timeout: Duration) -> Result<(), String> {
+    let client = reqwest::Client::builder()
+        .timeout(timeout)
+        .build()
+        .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
+    let response = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| format!("{}: {e}", redact_urls_in(url)))?;
+    if response.status().is_success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} answered {}",
+            redact_urls_in(url),
+            response.status()
+        ))
+    }
+}
+
 fn shorten(text: &str) -> String {
     match text.char_indices().nth(MAX_ERROR_LEN) {
         Some((cut, _)) => format!("{}…", &text[..cut]),

@@ -51,6 +51,12 @@ pub fn init(service_name: &str) {
         .is_ok();
     if installed {
         tracing::info!(service = service_name, ?format, "logging initialised");
+        if std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_some() {
+            tracing::warn!(
+                "OTEL_EXPORTER_OTLP_ENDPOINT is set, but OpenTelemetry export is not built in yet; \
+                 trace ids are in every request's log lines"
+            );
+        }
     }
 }
 

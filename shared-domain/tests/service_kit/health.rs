@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use actix_web::{App, test};
 use serde_json::{Value, json};
+use shared_domain::service::health::probe_live;
 use shared_domain::service::{Health, Metrics, common_routes};
 
 async fn get(health: &Health, uri: &str) -> (u16, Value) {
@@ -82,4 +83,31 @@ async fn shutting_down_makes_ready_503_at_once() {
     assert_eq!(status, 503);
     assert_eq!(body["status"], "unavailable");
     assert_eq!(body["reason"], "shutting down");
+}
+
+#[actix_web::test]
+async fn probe_live_answers_ok_for_a_live_server_and_err_otherwise() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = actix_web::HttpServer::new(|| {
+        App::new().configure(|cfg| {
+            common_routes(
+                cfg,
+                Metrics::new("t"),
+                Health::new(),
+                utoipa::openapi::OpenApi::default(),
+            )
+        })
+    })
+    .workers(1)
+    .listen(listener)
+    .unwrap()
+    .disable_signals()
+    .run();
+    let handle = server.handle();
+    actix_web::rt::spawn(server);
+
+    assert_eq!(probe_live(port).await, Ok(()));
+    handle.stop(false).await;
+    assert!(probe_live(port).await.is_err());
 }

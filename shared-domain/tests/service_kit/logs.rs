@@ -128,3 +128,22 @@ async fn json_lines_are_json_with_the_request_fields() {
     assert_eq!(value["route"], "/orders/{id}/ship");
     assert_eq!(value["span"]["trace_id"].as_str().map(str::len), Some(32));
 }
+
+#[actix_web::test]
+async fn internal_error_cause_is_logged_without_url_passwords() {
+    let captured = Captured::default();
+    let sink = subscriber(
+        EnvFilter::new("info"),
+        LogFormat::Human,
+        false,
+        captured.clone(),
+    );
+
+    tracing::subscriber::with_default(sink, || {
+        ApiError::internal("cannot reach postgres://app:hunter2@db:5432/orders: timed out")
+    });
+
+    let text = captured.text();
+    assert!(text.contains("postgres://app:***@db:5432/orders"), "{text}");
+    assert!(!text.contains("hunter2"), "{text}");
+}
