@@ -1,0 +1,214 @@
+//! `cargo xtask bench eventstore`: the service's append endpoint against the physical baseline.
+//!
+//! In one run, on one PostgreSQL (`DATABASE_URL`), in a database of its own:
+//!
+//! * **raw**: single-row `INSERT` transactions (autocommit) of an event-sized row, from N
+//!   tokio-postgres connections: what the server can durably commit without the store;
+//! * **service**: `POST /api/event-stores/bench/streams/{id}` on the service started in-process
+//!   (this release build) from N HTTP clients, with 1 event per append and with 10, each append
+//!   to a stream of its own (`expectedStreamVersion: no_stream`);
+//!
+//! at each client count (default 1, 8 and 32), printing events/s, p50 and p99 latency per
+//! operation (transaction or request) and the ratio service/raw.
+
+use std::time::Duration;
+
+use clap::Parser;
+use eventstore_service::{Application, Config};
+use serde_json::{Value, json};
+use shared_domain::service::Shutdown;
+use tokio_postgres::NoTls;
+
+use super::{BoxError, DEFAULT_DATABASE_URL, Measurement, Table, drive};
+
+/// Options of `bench eventstore`.
+#[derive(Debug, Clone, Parser)]
+pub struct Args {
+    /// Seconds each cell of the table is measured (after a 1 s warm-up).
+    #[arg(long, default_value_t = 5)]
+    pub duration_secs: u64,
+    /// Client counts to measure.
+    #[arg(long, value_delimiter = ',', default_value = "1,8,32")]
+    pub clients: Vec<usize>,
+    /// PostgreSQL connections of the service's pool.
+    #[arg(long, default_value_t = 16)]
+    pub pool_size: usize,
+}
+
+const DATABASE: &str = "xtask_bench_eventstore";
+/// The store the append rows write to (the `command` section appends here too).
+pub(super) /// The store the append benchmark writes to (other sections reuse [`service_appends`]).
+pub const STORE: &str = "bench";
+
+/// Runs the section and prints its table.
+pub async fn run(args: Args) -> Result<(), BoxError> {
+    let server = std::env::var("DATABASE_URL").unwrap_or_else(|_| DEFAULT_DATABASE_URL.to_owned());
+    let url = recreate_database(&server, DATABASE).await?;
+    let duration = Duration::from_secs(args.duration_secs.max(1));
+    let warmup = Duration::from_secs(1);
+    eprintln!(
+        "bench eventstore: database {DATABASE}, {} s per cell, clients {:?}",
+        duration.as_secs(),
+        args.clients
+    );
+
+    // The service, in-process on a free port.
+    let mut config = Config::for_database(url.clone());
+    config.db_pool_size = args.pool_size;
+    let app = Application::build(config).await?;
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let shutdown = Shutdown::new();
+    let server_task = tokio::spawn(app.run_until_stopped(shutdown.clone()));
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    let created = http
+        .post(format!("{base}/api/event-stores"))
+        .json(&json!({ "name": STORE }))
+        .send()
+        .await?;
+    if !created.status().is_success() {
+        return Err(format!("creating the bench store: {}", created.status()).into());
+    }
+
+    let mut table = Table::default();
+    for &clients in &args.clients {
+        let raw = raw_inserts(&url, clients, warmup, duration).await?;
+        eprintln!(
+            "  raw INSERT, {clients} clients: {:.0} events/s",
+            raw.events_per_second()
+        );
+        table.add("raw INSERT (1 row/txn)", clients, &raw, None);
+        for events in [1usize, 10] {
+            let service = service_appends(&http, &base, clients, events, warmup, duration).await?;
+            eprintln!(
+                "  service, {events} events/append, {clients} clients: {:.0} events/s",
+                service.events_per_second()
+            );
+            let name = format!(
+                "service, {events} event{}/append",
+                if events == 1 { "" } else { "s" }
+            );
+            table.add(&name, clients, &service, Some(raw.events_per_second()));
+        }
+    }
+    shutdown.trigger();
+    server_task.await??;
+
+    println!("{}", table.markdown());
+    Ok(())
+}
+
+/// Single-row INSERT transactions from `clients` connections.
+pub async fn raw_inserts(
+    url: &str,
+    clients: usize,
+    warmup: Duration,
+    duration: Duration,
+) -> Result<Measurement, BoxError> {
+    let (setup, connection) = tokio_postgres::connect(url, NoTls).await?;
+    tokio::spawn(connection);
+    setup
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS raw_events (id bigserial PRIMARY KEY, \
+             stream_id text NOT NULL, type text NOT NULL, data jsonb NOT NULL, \
+             created_at timestamptz NOT NULL DEFAULT now())",
+        )
+        .await?;
+    let mut connections = Vec::with_capacity(clients);
+    for _ in 0..clients {
+        let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
+        tokio::spawn(connection);
+        let statement = client
+            .prepare("INSERT INTO raw_events (stream_id, type, data) VALUES ($1, $2, $3)")
+            .await?;
+        connections.push(std::sync::Arc::new((client, statement)));
+    }
+    let data = event_data();
+    drive(clients, warmup, duration, 1, move |client, i| {
+        let connection = connections[client].clone();
+        let data = data.clone();
+        async move {
+            let (db, statement) = &*connection;
+            let stream = format!("raw-{clients}-{client}-{i}");
+            db.execute(statement, &[&stream, &"bench.happened", &data])
+                .await?;
+            Ok(())
+        }
+    })
+    .await
+}
+
+/// Appends of `events` events to fresh streams from `clients` HTTP clients (the store
+/// [`STORE`] must exist on the service at `base`).
+pub(super) async fn service_appends(
+    http: &reqwest::Client,
+    base: &str,
+    clients: usize,
+    events: usize,
+    warmup: Duration,
+    duration: Duration,
+) -> Result<Measurement, BoxError> {
+    let body = json!({
+        "events": vec![json!({"type": "bench.happened", "data": event_data()}); events],
+        "options": {"expectedStreamVersion": "no_stream"},
+    });
+    let body = std::sync::Arc::new(serde_json::to_vec(&body)?);
+    let (http, base) = (http.clone(), base.to_owned());
+    drive(
+        clients,
+        warmup,
+        duration,
+        events as u64,
+        move |client, i| {
+            let (http, body) = (http.clone(), body.clone());
+            let url = format!(
+                "{base}/api/event-stores/{STORE}/streams/s-{events}-{clients}-{client}-{i}"
+            );
+            async move {
+                let response = http
+                    .post(url)
+                    .header("content-type", "application/json")
+                    .body((*body).clone())
+                    .send()
+                    .await?;
+                if response.status() != reqwest::StatusCode::CREATED {
+                    let status = response.status();
+                    return Err(
+                        format!("append answered {status}: {}", response.text().await?).into(),
+                    );
+                }
+                response.bytes().await?;
+                Ok(())
+            }
+        },
+    )
+    .await
+}
+
+/// A small order-like event payload (~120 bytes of JSON).
+fn event_data() -> Value {
+    json!({
+        "orderId": "0b8f7c1e-2d4a-4f7e-9a51-3c2e1d0f9b8a",
+        "customerId": "customer-42",
+        "items": [{"productId": "p-1", "quantity": 2, "price": 9.99}],
+    })
+}
+
+/// Drops and creates the database `name` on `server` and migrates it for the event store; its URL.
+pub async fn recreate_database(server: &str, name: &str) -> Result<String, BoxError> {
+    let (admin, connection) = tokio_postgres::connect(server, NoTls).await?;
+    tokio::spawn(connection);
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .await?;
+    admin
+        .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+        .await?;
+    let mut url = reqwest::Url::parse(server)?;
+    url.set_path(&format!("/{name}"));
+    let url = url.to_string();
+    eventstore_service::db::migrate(&url).await?;
+    Ok(url)
+}

@@ -1,0 +1,155 @@
+//! Benchmarks: one module per section, sharing the load driver ([`drive`]) and the table
+//! ([`Table`]). A section measures on the PostgreSQL at `DATABASE_URL` in a database of its own
+//! (`xtask_bench_<section>`, dropped and created again on each run).
+
+pub mod eventstore;
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use clap::Subcommand;
+use hdrhistogram::Histogram;
+
+/// A boxed error for the benchmark driver: a failed run prints it and exits 1.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The PostgreSQL server benchmarks use when `DATABASE_URL` is unset.
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// Which benchmark to run.
+#[derive(Debug, Subcommand)]
+pub enum Section {
+    /// The event store's append endpoint against raw single-row INSERT transactions.
+    Eventstore(eventstore::Args),
+}
+
+/// Runs one section.
+pub async fn run(section: Section) -> Result<(), BoxError> {
+    match section {
+        Section::Eventstore(args) => eventstore::run(args).await,
+    }
+}
+
+/// What one cell of a table measured.
+#[derive(Debug, Clone)]
+pub struct Measurement {
+    /// Events written (operations × events per operation).
+    pub events: u64,
+    pub elapsed: Duration,
+    /// Latency of one operation, in microseconds.
+    pub latency: Histogram<u64>,
+}
+
+impl Measurement {
+    pub fn events_per_second(&self) -> f64 {
+        self.events as f64 / self.elapsed.as_secs_f64()
+    }
+
+    pub fn p50_ms(&self) -> f64 {
+        self.latency.value_at_quantile(0.50) as f64 / 1000.0
+    }
+
+    pub fn p99_ms(&self) -> f64 {
+        self.latency.value_at_quantile(0.99) as f64 / 1000.0
+    }
+}
+
+/// Runs `clients` concurrent loops of `operation(client, i)` for `duration` (after `warmup`,
+/// which is not measured); each operation writes `events_per_op` events.
+pub async fn drive<F, Fut>(
+    clients: usize,
+    warmup: Duration,
+    duration: Duration,
+    events_per_op: u64,
+    operation: F,
+) -> Result<Measurement, BoxError>
+where
+    F: Fn(usize, u64) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = Result<(), BoxError>> + Send,
+{
+    let started = Instant::now();
+    let measure_from = started + warmup;
+    let measure_until = measure_from + duration;
+    let tasks: Vec<_> = (0..clients)
+        .map(|client| {
+            let operation = operation.clone();
+            tokio::spawn(async move {
+                let mut latency = new_histogram()?;
+                let mut operations = 0u64;
+                let mut i = 0u64;
+                loop {
+                    let begun = Instant::now();
+                    if begun >= measure_until {
+                        break;
+                    }
+                    operation(client, i).await?;
+                    i += 1;
+                    if begun >= measure_from {
+                        let micros = begun.elapsed().as_micros() as u64;
+                        latency.saturating_record(micros.max(1));
+                        operations += 1;
+                    }
+                }
+                Ok::<_, BoxError>((operations, latency))
+            })
+        })
+        .collect();
+    let mut latency = new_histogram()?;
+    let mut operations = 0;
+    for task in tasks {
+        let (ops, histogram) = task.await??;
+        operations += ops;
+        latency.add(&histogram)?;
+    }
+    Ok(Measurement {
+        events: operations * events_per_op,
+        elapsed: duration,
+        latency,
+    })
+}
+
+fn new_histogram() -> Result<Histogram<u64>, BoxError> {
+    // 1 µs to 60 s, 3 significant digits.
+    Ok(Histogram::new_with_bounds(1, 60_000_000, 3)?)
+}
+
+/// A printed table of measurements: one row per (scenario, clients).
+#[derive(Debug, Default)]
+pub struct Table {
+    rows: Vec<[String; 6]>,
+}
+
+impl Table {
+    /// Adds a row; `baseline` is the events/s this row is compared with (`None`: it is one).
+    pub fn add(&mut self, scenario: &str, clients: usize, m: &Measurement, baseline: Option<f64>) {
+        let ratio = baseline.map_or("—".to_owned(), |b| {
+            format!("{:.2}×", m.events_per_second() / b)
+        });
+        self.rows.push([
+            scenario.to_owned(),
+            clients.to_string(),
+            format!("{:.0}", m.events_per_second()),
+            format!("{:.2}", m.p50_ms()),
+            format!("{:.2}", m.p99_ms()),
+            ratio,
+        ]);
+    }
+
+    /// The table as Markdown (readable in a terminal and pasteable into the README).
+    pub fn markdown(&self) -> String {
+        let header = [
+            "scenario",
+            "clients",
+            "events/s",
+            "p50 ms",
+            "p99 ms",
+            "service/raw",
+        ];
+        let mut out = format!("| {} |\n", header.join(" | "));
+        out.push_str("|---|---:|---:|---:|---:|---:|\n");
+        for row in &self.rows {
+            out.push_str(&format!("| {} |\n", row.join(" | ")));
+        }
+        out
+    }
+}
