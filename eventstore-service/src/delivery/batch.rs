@@ -5,6 +5,38 @@ use shared_domain::event::ReadEvent;
 use shared_domain::service::TraceContext;
 use shared_domain::wire::WebhookDelivery;
 
+use super::http::{self, FailedAttempt, WebhookCall};
+use crate::subscriptions::db::SubscriptionRow;
+
+/// Sends one batch to a subscription's webhook — the body, the configured headers, the
+/// signature when it has a secret, the trace of the events — once. `Ok(status)` for a 2xx.
+pub async fn send(
+    client: &reqwest::Client,
+    subscription: &SubscriptionRow,
+    events: &[ReadEvent],
+    delivery_id: &str,
+    attempt: u32,
+) -> Result<u16, FailedAttempt> {
+    let trace = trace_of(events);
+    let headers = subscription.webhook.header_pairs();
+    let call = WebhookCall {
+        url: &subscription.webhook.url,
+        headers: &headers,
+        secret: subscription.secret.as_ref(),
+        delivery_id,
+        body: body(
+            events,
+            &subscription.id,
+            &subscription.store_name,
+            delivery_id,
+            attempt,
+        ),
+        timeout: subscription.webhook.timeout,
+        trace: &trace,
+    };
+    http::send(client, call).await
+}
+
 /// The JSON body of one attempt.
 pub fn body(
     events: &[ReadEvent],

@@ -13,7 +13,6 @@ use tracing::Instrument;
 
 use super::batch;
 use super::context::DeliveryContext;
-use super::http::{self, WebhookCall};
 use super::schedule::{self, AfterFailure};
 use super::state::{self, FailureRecord, Lease};
 use crate::model::StoreName;
@@ -222,20 +221,8 @@ impl Worker {
             .clone()
             .unwrap_or_else(batch::new_delivery_id);
         let attempt = row.retry_attempt + 1;
-        let body = batch::body(&events, &row.id, &row.store_name, &delivery_id, attempt);
-        let trace = batch::trace_of(&events);
-        let headers = row.webhook.header_pairs();
-        let call = WebhookCall {
-            url: &row.webhook.url,
-            headers: &headers,
-            secret: row.secret.as_ref(),
-            delivery_id: &delivery_id,
-            body,
-            timeout: row.webhook.timeout,
-            trace: &trace,
-        };
         let outcome = tokio::select! {
-            outcome = http::send(&self.context.client, call) => outcome,
+            outcome = batch::send(&self.context.client, row, &events, &delivery_id, attempt) => outcome,
             () = self.keep_lease(lease) => return Ok(Step::LeaseLost),
             () = token.cancelled() => return Ok(Step::Cancelled),
         };

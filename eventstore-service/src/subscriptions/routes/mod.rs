@@ -9,27 +9,27 @@
 //! | `GET …/{id}/secret` | the signing secret (for operators who lost the one-time answer) |
 //! | `GET …/{id}/dead-letters`, `POST …/{id}/dead-letters/{dl}/redeliver` | parked batches; one attempt now |
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
-use shared_domain::event::ReadEvent;
 use shared_domain::service::{ApiError, JsonBody};
 
 use super::apply::{self, Applied, ApplyError, Mode};
 use super::db::{self, StoreRef, SubscriptionRow};
-use super::dead_letters;
 use super::spec::{SubscriptionDefinition, SubscriptionSpec, check_id, join};
 use super::view;
-use crate::delivery::batch;
-use crate::delivery::http::{self, WebhookCall};
 use crate::model::StoreName;
 use crate::startup::AppState;
+
+mod parked;
 
 /// The OpenAPI paths of these routes (merged into the service's document).
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(subscribe, list, show, remove, pause, resume, reset, secret, dead_letter_list, redeliver),
+    paths(
+        subscribe, list, show, remove, pause, resume, reset,
+        parked::secret, parked::dead_letter_list, parked::redeliver
+    ),
     tags((name = "subscriptions", description = "Webhook subscriptions: subscribe, operate, dead letters"))
 )]
 pub struct SubscriptionsDoc;
@@ -47,13 +47,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource(format!("{SUB}/pause")).route(web::post().to(pause)))
         .service(web::resource(format!("{SUB}/resume")).route(web::post().to(resume)))
         .service(web::resource(format!("{SUB}/reset")).route(web::post().to(reset)))
-        .service(web::resource(format!("{SUB}/secret")).route(web::get().to(secret)))
+        .service(web::resource(format!("{SUB}/secret")).route(web::get().to(parked::secret)))
         .service(
-            web::resource(format!("{SUB}/dead-letters")).route(web::get().to(dead_letter_list)),
+            web::resource(format!("{SUB}/dead-letters"))
+                .route(web::get().to(parked::dead_letter_list)),
         )
         .service(
             web::resource(format!("{SUB}/dead-letters/{{deadLetterId}}/redeliver"))
-                .route(web::post().to(redeliver)),
+                .route(web::post().to(parked::redeliver)),
         );
 }
 
@@ -286,104 +287,4 @@ pub async fn reset(
         Ok(c)
     })
     .await
-}
-
-#[utoipa::path(get, path = "/api/event-stores/{store}/subscriptions/{id}/secret", tag = "subscriptions", params(("store" = String, Path, description = "Event store name"), ("id" = String, Path, description = "Subscription id")),
-    responses((status = 200, description = "`{secret}`", body = Object), (status = 404, description = "Not found or unsigned", body = shared_domain::service::ErrorBody)))]
-pub async fn secret(
-    state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, ApiError> {
-    let (store, id) = path.into_inner();
-    let row = subscription(&state, &store, &id).await?;
-    match row.secret {
-        Some(secret) => Ok(HttpResponse::Ok().json(json!({ "secret": secret.expose() }))),
-        None => Err(ApiError::not_found(format!(
-            "subscription {id:?} has no signing secret"
-        ))),
-    }
-}
-
-#[utoipa::path(get, path = "/api/event-stores/{store}/subscriptions/{id}/dead-letters", tag = "subscriptions", params(("store" = String, Path, description = "Event store name"), ("id" = String, Path, description = "Subscription id")),
-    responses((status = 200, description = "`{deadLetters: [...]}`", body = Object), (status = 404, description = "Not found", body = shared_domain::service::ErrorBody)))]
-pub async fn dead_letter_list(
-    state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, ApiError> {
-    let (store, id) = path.into_inner();
-    let row = subscription(&state, &store, &id).await?;
-    let client = state.pool.get().await.map_err(pool_error)?;
-    let letters = dead_letters::list(&**client, row.store_id, &id, 1000)
-        .await
-        .map_err(db_error)?;
-    Ok(HttpResponse::Ok().json(json!({ "deadLetters": letters })))
-}
-
-/// One delivery attempt of a parked batch, now, with its original delivery id.
-#[utoipa::path(post, path = "/api/event-stores/{store}/subscriptions/{id}/dead-letters/{deadLetterId}/redeliver", tag = "subscriptions",
-    params(("store" = String, Path, description = "Event store name"), ("id" = String, Path, description = "Subscription id"), ("deadLetterId" = String, Path, description = "Dead letter id")),
-    responses((status = 200, description = "Acknowledged", body = Object), (status = 404, description = "Not found", body = shared_domain::service::ErrorBody), (status = 409, description = "Redelivered already", body = shared_domain::service::ErrorBody), (status = 502, description = "The receiver did not acknowledge", body = shared_domain::service::ErrorBody)))]
-pub async fn redeliver(
-    state: web::Data<AppState>,
-    path: web::Path<(String, String, String)>,
-) -> Result<HttpResponse, ApiError> {
-    let (store, id, letter_id) = path.into_inner();
-    let row = subscription(&state, &store, &id).await?;
-    let letter_id = uuid::Uuid::parse_str(&letter_id)
-        .map_err(|_| ApiError::validation("deadLetterId", "deadLetterId: not a dead-letter id"))?;
-    let client = state.pool.get().await.map_err(pool_error)?;
-    let letter = dead_letters::get(&**client, row.store_id, &id, letter_id)
-        .await
-        .map_err(db_error)?
-        .ok_or_else(|| ApiError::not_found(format!("dead letter {letter_id} does not exist")))?;
-    if letter.status != "PARKED" {
-        return Err(ApiError::conflict(
-            "IllegalStateError",
-            format!("dead letter {letter_id} was redelivered already"),
-            json!({"status": letter.status}),
-        ));
-    }
-    let events: Vec<ReadEvent> = serde_json::from_value(letter.events.clone()).map_err(internal)?;
-    let attempt = letter.attempts + 1;
-    let body = batch::body(&events, &id, &store, &letter.delivery_id, attempt);
-    let trace = batch::trace_of(&events);
-    let headers = row.webhook.header_pairs();
-    let outcome = http::send(
-        &state.delivery.client,
-        WebhookCall {
-            url: &row.webhook.url,
-            headers: &headers,
-            secret: row.secret.as_ref(),
-            delivery_id: &letter.delivery_id,
-            body,
-            timeout: row.webhook.timeout,
-            trace: &trace,
-        },
-    )
-    .await;
-    let error = outcome.as_ref().err().map(|f| f.error.clone());
-    dead_letters::record_redelivery(&**client, letter_id, error.as_deref())
-        .await
-        .map_err(db_error)?;
-    let letter = dead_letters::get(&**client, row.store_id, &id, letter_id)
-        .await
-        .map_err(db_error)?;
-    match outcome {
-        Ok(_) => {
-            state.delivery.metrics.delivered(&store, &id, events.len());
-            Ok(HttpResponse::Ok().json(json!({ "redelivered": true, "deadLetter": letter })))
-        }
-        Err(failed) => {
-            state.delivery.metrics.failed(&store, &id);
-            Err(ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                "DeliveryFailed",
-                format!(
-                    "the webhook did not acknowledge the redelivery: {}",
-                    failed.error
-                ),
-                json!({ "status": failed.status, "deadLetter": letter }),
-            ))
-        }
-    }
 }
