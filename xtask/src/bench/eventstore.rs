@@ -37,7 +37,6 @@ pub struct Args {
 
 const DATABASE: &str = "xtask_bench_eventstore";
 /// The store the append rows write to (the `command` section appends here too).
-pub(super) /// The store the append benchmark writes to (other sections reuse [`service_appends`]).
 pub const STORE: &str = "bench";
 
 /// Runs the section and prints its table.
