@@ -12,7 +12,9 @@ use shared_domain::money::Money;
 use shared_domain::orders::*;
 
 fn at() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap()
+    Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0)
+        .single()
+        .expect("a valid date")
 }
 
 fn decider() -> OrdersDecider {
@@ -23,7 +25,7 @@ fn item(product: &str, quantity: u32, price: &str) -> OrderItem {
     OrderItem {
         product_id: product.into(),
         quantity,
-        price: Money::from_str(price).unwrap(),
+        price: Money::from_str(price).expect("a decimal price"),
     }
 }
 
