@@ -4,7 +4,7 @@
 //! | module | job |
 //! |---|---|
 //! | [`filter`] | event filters: `*`, `ns.*`, `*.name`, exact types |
-//! | [`spec`] | a subscription as written, and its checked form with field paths in errors |
+//! | [`spec`], [`webhook`] | a subscription as written, and its checked form with field paths in errors |
 //! | [`config_file`] | the `deltabase.config.ts`-shaped file: TOML/JSON, `${ENV}`, checked whole |
 //! | [`apply`] | create / update one subscription (subscribe, start-up config, deploy) |
 //! | [`deploy`] | apply a whole file; the `deploy` report |
@@ -20,6 +20,7 @@ pub mod filter;
 pub mod routes;
 pub mod spec;
 pub mod view;
+pub mod webhook;
 
 pub use routes::routes;
 

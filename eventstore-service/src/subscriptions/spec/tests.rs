@@ -1,4 +1,6 @@
 use super::*;
+use shared_domain::retry::RetryPolicy;
+use std::time::Duration;
 
 fn spec(value: Value) -> SubscriptionSpec {
     serde_json::from_value(value).unwrap()
