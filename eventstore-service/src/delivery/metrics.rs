@@ -93,6 +93,12 @@ impl DeliveryMetrics {
             .set(i64::try_from(lag).unwrap_or(i64::MAX));
     }
 
+    /// Drops the lag gauge when this replica stops delivering a subscription (another replica
+    /// reports it now; a stale value here would mislead).
+    pub fn clear_lag(&self, store: &str, subscription: &str) {
+        let _ = self.lag.remove_label_values(&[store, subscription]);
+    }
+
     /// Drops a deleted subscription's series.
     pub fn forget(&self, store: &str, subscription: &str) {
         let labels = [store, subscription];

@@ -74,7 +74,12 @@ impl Worker {
                             }
                             return;
                         }
-                        _ => tracing::info!("delivery lease lost"),
+                        _ => {
+                            tracing::info!("delivery lease lost");
+                            self.context
+                                .metrics
+                                .clear_lag(&self.store_name, &self.subscription_id);
+                        }
                     }
                 }
                 Ok(None) => match self.exists().await {

@@ -17,11 +17,38 @@ pub const MAX_PATTERNS: usize = 100;
 pub const MAX_PATTERN_LEN: usize = 200;
 
 /// A filter as written: one pattern or a list of them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum FilterSpec {
     One(String),
     Many(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for FilterSpec {
+    /// By hand rather than `untagged`, so that a wrong type says what is expected.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = FilterSpec;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an event type pattern or an array of them")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<FilterSpec, E> {
+                Ok(FilterSpec::One(v.to_owned()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<FilterSpec, A::Error> {
+                let mut patterns = Vec::new();
+                while let Some(pattern) = seq.next_element::<String>()? {
+                    patterns.push(pattern);
+                }
+                Ok(FilterSpec::Many(patterns))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
 }
 
 impl Default for FilterSpec {

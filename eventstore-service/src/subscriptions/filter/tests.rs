@@ -154,3 +154,20 @@ proptest! {
         prop_assert_eq!(EventFilter::parse(&f.to_spec()).unwrap(), f);
     }
 }
+
+#[test]
+fn the_written_form_is_a_string_or_an_array_of_strings() {
+    let one: FilterSpec = serde_json::from_str(r#""order.*""#).unwrap();
+    assert_eq!(one, FilterSpec::One("order.*".into()));
+    let many: FilterSpec = serde_json::from_str(r#"["a.b", "*.c"]"#).unwrap();
+    assert_eq!(many, FilterSpec::Many(vec!["a.b".into(), "*.c".into()]));
+    let err = serde_json::from_str::<FilterSpec>("42")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("an event type pattern or an array of them"),
+        "{err}"
+    );
+    assert!(serde_json::from_str::<FilterSpec>("[1]").is_err());
+    assert_eq!(serde_json::to_string(&many).unwrap(), r#"["a.b","*.c"]"#);
+}
