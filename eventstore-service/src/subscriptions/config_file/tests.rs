@@ -205,3 +205,15 @@ fn format_detection() {
         Format::Toml
     );
 }
+
+#[test]
+fn the_repositorys_own_config_files_check() {
+    // The files docker compose, Kubernetes and the e2e suite start the event store with.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for file in ["config/deltabase.toml", "deploy/base/deltabase.toml"] {
+        let deployment =
+            load(&root.join(file), &vars(), None).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let sub = &deployment.stores[0].subscriptions[0];
+        assert_eq!(sub.id, "order-summary-projection", "{file}");
+    }
+}
