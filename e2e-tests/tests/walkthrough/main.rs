@@ -9,6 +9,10 @@ mod stack;
 use serde_json::{Value, json};
 use stack::Stack;
 
+/// How long a read may wait for the projection to reach a position: generous, because the
+/// test suite shares two cores with everything else it runs.
+const WAIT_MS: u64 = 10_000;
+
 /// Places an order of 2 × 10 + 1 × 5.5 for `customer`; returns (orderId, globalPosition).
 async fn place_order(stack: &Stack, customer: &str) -> (String, u64) {
     let (status, body) = stack
@@ -45,7 +49,9 @@ fn position(body: &Value) -> u64 {
 /// `GET /orders/{id}` once the projection has reached `position`.
 async fn read_order(stack: &Stack, order: &str, position: u64) -> Value {
     let (status, body) = stack
-        .query(&format!("/orders/{order}?minGlobalPosition={position}"))
+        .query(&format!(
+            "/orders/{order}?minGlobalPosition={position}&waitMs={WAIT_MS}"
+        ))
         .await;
     assert_eq!(status, 200, "GET /orders/{order}: {body}");
     body
@@ -202,7 +208,9 @@ async fn lists_by_status_and_customer_and_analytics_follow_the_events() {
 
     // Status filter: each list holds exactly the orders in that status.
     let (status, list) = stack
-        .query(&format!("/orders?status=pending&minGlobalPosition={last}"))
+        .query(&format!(
+            "/orders?status=pending&minGlobalPosition={last}&waitMs={WAIT_MS}"
+        ))
         .await;
     assert_eq!(status, 200, "{list}");
     assert_eq!(ids(&list), vec![pending.clone()]);
@@ -231,7 +239,9 @@ async fn lists_by_status_and_customer_and_analytics_follow_the_events() {
 
     // Analytics: orders and revenue per current status, and totals (each order is 25.5).
     let (status, analytics) = stack
-        .query(&format!("/analytics/orders?minGlobalPosition={last}"))
+        .query(&format!(
+            "/analytics/orders?minGlobalPosition={last}&waitMs={WAIT_MS}"
+        ))
         .await;
     assert_eq!(status, 200, "{analytics}");
     assert_eq!(analytics["totalOrders"], 4, "{analytics}");
