@@ -66,7 +66,6 @@ fn ids(list: &Value) -> Vec<String> {
 }
 
 #[tokio::test]
-#[ignore = "until the four services have landed: run with --ignored"]
 async fn placed_order_travels_from_command_to_read_model_and_through_shipping() {
     let stack = Stack::start().await;
 
@@ -137,7 +136,6 @@ async fn placed_order_travels_from_command_to_read_model_and_through_shipping() 
 }
 
 #[tokio::test]
-#[ignore = "until the four services have landed: run with --ignored"]
 async fn cancelled_order_is_cancelled_in_the_read_model_and_stays_cancelled() {
     let stack = Stack::start().await;
     let (order, _) = place_order(&stack, "cust-2").await;
@@ -178,7 +176,6 @@ async fn cancelled_order_is_cancelled_in_the_read_model_and_stays_cancelled() {
 }
 
 #[tokio::test]
-#[ignore = "until the four services have landed: run with --ignored"]
 async fn lists_by_status_and_customer_and_analytics_follow_the_events() {
     let stack = Stack::start().await;
     // alice: one pending, one shipped, one delivered; bob: one cancelled.
