@@ -2,7 +2,10 @@
 #
 # One image recipe for the four services; the binary is chosen by a build argument:
 #
-#   docker build --build-arg SERVICE=eventstore-service --build-arg PORT=8081 -t deltabase/eventstore .
+#   docker build --build-arg SERVICE=eventstore-service --build-arg PORT=8081 -t deltabase/eventstore-service .
+#
+# SERVICE and PORT: eventstore-service 8081, command-service 8080, projection-service 8082,
+# query-service 8083 (each binary's default port).
 #
 # Stages: chef (toolchain + cargo-chef) → planner (recipe.json: the dependency graph only) →
 # cook (dependencies compiled; cached until Cargo.toml/Cargo.lock change) → builder (the service)
@@ -24,7 +27,9 @@ RUN cargo chef prepare --recipe-path recipe.json
 
 FROM chef AS cook
 ARG SERVICE
-RUN test -n "${SERVICE}" || { echo "build with --build-arg SERVICE=<crate>" >&2; exit 1; }
+ARG PORT
+RUN test -n "${SERVICE}" -a -n "${PORT}" || \
+    { echo "build with --build-arg SERVICE=<crate> --build-arg PORT=<its port>" >&2; exit 1; }
 COPY --from=planner /src/recipe.json recipe.json
 RUN cargo chef cook --release -p "${SERVICE}" --recipe-path recipe.json
 
@@ -36,15 +41,15 @@ RUN cargo build --release --locked -p "${SERVICE}" --bin "${SERVICE}" \
 
 FROM gcr.io/distroless/cc-debian12:nonroot AS runtime
 ARG SERVICE
-ARG PORT=8080
+ARG PORT
 LABEL org.opencontainers.image.title="${SERVICE}" \
       org.opencontainers.image.description="DeltaBase CQRS stack: ${SERVICE}"
 # The binary has one fixed path so that ENTRYPOINT and HEALTHCHECK (exec form: distroless has
 # no shell to expand variables) are the same for every service.
 COPY --from=builder /out/service /usr/local/bin/service
-ENV PORT=${PORT} \
-    SERVICE_NAME=${SERVICE} \
-    LOG_FORMAT=json \
+# PORT is left to each binary's own default (8080-8083), so the image runs as built; EXPOSE
+# documents it and `healthcheck` probes it (or PORT, where a deployment sets one).
+ENV LOG_FORMAT=json \
     RUST_LOG=info
 EXPOSE ${PORT}
 # uid/gid 65532 ("nonroot" in distroless); numeric so Kubernetes can verify runAsNonRoot.

