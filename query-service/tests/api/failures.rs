@@ -63,7 +63,9 @@ async fn bad_parameters_are_400_naming_the_parameter() {
 async fn redis_killed_gives_503_quickly_and_service_recovers() {
     // Arrange: the service and the projector on a Redis of this test's own.
     let mut redis = ThrowawayRedis::start();
-    let app = spawn_app_with(test_config(&redis.url())).await;
+    let mut config = test_config(&redis.url());
+    config.wait.resync = Duration::from_secs(60); // only pub/sub can release waits in time
+    let app = spawn_app_with(config).await;
     let mut model = Model::new();
     app.project(&[model.place("order-1", "cust-1", "5", 1)])
         .await;
@@ -108,6 +110,31 @@ async fn redis_killed_gives_503_quickly_and_service_recovers() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+
+    // The checkpoint subscription came back too: a wait is released by the projection's message.
+    app.wait_subscribed().await;
+    let placed = model.place("order-2", "cust-1", "5", 1);
+    let position = placed.global_position;
+    let request = {
+        let (http, url) = (app.http.clone(), app.url.clone());
+        tokio::spawn(async move {
+            http.get(format!(
+                "{url}/orders/order-2?minGlobalPosition={position}&waitMs=5000"
+            ))
+            .send()
+            .await
+            .unwrap()
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let applied_at = Instant::now();
+    app.project(&[placed]).await;
+    assert_eq!(request.await.unwrap().status(), 200);
+    assert!(
+        applied_at.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        applied_at.elapsed()
+    );
     app.stop().await;
 }
 

@@ -68,13 +68,17 @@ pub async fn spawn_app_with(config: Config) -> TestApp {
 }
 
 impl TestApp {
-    /// Projects `events` with the real projection code.
+    /// Projects `events` with the real projection code (retrying a batch a few times, as the
+    /// event store would: the projector's connection may need to notice a Redis restart first;
+    /// applying again is safe, each event has an exactly-once effect).
     pub async fn project(&self, events: &[ReadEvent]) {
         for batch in events.chunks(100) {
-            self.projector
-                .apply(batch)
-                .await
-                .expect("the projector applies the batch");
+            let mut attempt = 1;
+            while let Err(error) = self.projector.apply(batch).await {
+                assert!(attempt < 5, "the projector failed {attempt} times: {error}");
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
         }
     }
 

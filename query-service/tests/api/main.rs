@@ -10,3 +10,4 @@ mod lists;
 mod model;
 mod operations;
 mod orders;
+mod whole_stack;
