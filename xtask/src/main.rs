@@ -7,8 +7,11 @@
 //!   append path against the physical baseline of raw single-row INSERTs, on the PostgreSQL at
 //!   `DATABASE_URL`. Each benchmark is one module of [`bench`]; later sections (`command`,
 //!   `projection`, `query`) go beside [`bench::eventstore`].
+//! * `cargo xtask soak [--duration 120s]`: the fault-injection soak test ([`soak`]) on release
+//!   binaries and a PostgreSQL and Redis of its own.
 
 mod bench;
+mod soak;
 
 use std::process::ExitCode;
 
@@ -28,6 +31,8 @@ enum Command {
         #[command(subcommand)]
         section: bench::Section,
     },
+    /// The fault-injection soak test on release binaries: load, faults, then the checks.
+    Soak(soak::Args),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +50,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Bench { section } => bench::run(section).await,
+            Command::Soak(args) => soak::run(args).await,
         }
     });
     match result {

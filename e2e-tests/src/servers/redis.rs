@@ -53,7 +53,14 @@ impl Redis {
         let log = self.dir.join("redis.log");
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "yes", "--appendfsync", "always"])
+            .args([
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+            ])
             .arg("--dir")
             .arg(&self.dir)
             .arg("--logfile")
@@ -80,6 +87,19 @@ impl Redis {
         Err(HarnessError(format!(
             "redis-server did not answer in {START_TIMEOUT:?}:\n{text}"
         )))
+    }
+
+    /// Starts the server unless it runs (after a fault that could not be undone), and thaws it.
+    pub async fn ensure_running(&mut self) -> Result<(), HarnessError> {
+        let exited = match &mut self.child {
+            Some(child) => child.try_wait().ok().flatten().is_some(),
+            None => true,
+        };
+        if exited {
+            self.child = None;
+            return self.start_again().await;
+        }
+        self.freeze(false)
     }
 
     /// SIGKILL: the server dies at once.

@@ -52,7 +52,7 @@ pub fn plan(rng: &mut StdRng, known: &KnownOrders) -> Plan {
         30..48 => pick(rng, &["pending"]).map(|id| ship(rng, &id)),
         48..62 => pick(rng, &["shipped"]).map(|id| deliver(&id)),
         62..70 => pick(rng, &["pending", "shipped"]).map(|id| cancel(&id)),
-        _ => invalid(rng, known, &pick),
+        _ => invalid(rng, &pick),
     };
     planned.unwrap_or_else(|| place(rng))
 }
@@ -121,7 +121,6 @@ fn cancel(id: &str) -> Plan {
 /// known order is in.
 fn invalid(
     rng: &mut StdRng,
-    _known: &KnownOrders,
     pick: &dyn Fn(&mut StdRng, &[&str]) -> Option<String>,
 ) -> Option<Plan> {
     let bad = |path: String, body: serde_json::Value, why| {

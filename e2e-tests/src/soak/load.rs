@@ -5,7 +5,7 @@
 //! a 5xx, a 429 or nothing at all, the client sends the same command with the same key again
 //! (bounded), as a careful client would. Each 2xx is recorded with the event it promises.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -69,7 +69,18 @@ pub struct LoadReport {
 /// The orders the clients know of, with the status their last accepted command left.
 #[derive(Debug, Default)]
 pub struct KnownOrders {
-    pub orders: Vec<(String, &'static str)>,
+    pub orders: Vec<KnownOrder>,
+    /// Where each order id is in `orders`.
+    index: HashMap<String, usize>,
+}
+
+/// One order, as of its newest accepted command.
+#[derive(Debug)]
+pub struct KnownOrder {
+    pub id: String,
+    pub status: &'static str,
+    /// Stream version after that command: answers arrive out of order, the newest wins.
+    pub version: u64,
 }
 
 /// Runs the clients to the end; returns what they saw.
@@ -85,7 +96,9 @@ pub async fn run(settings: LoadSettings) -> LoadReport {
         Ok(client) => client,
         Err(e) => {
             let mut report = LoadReport::default();
-            report.malformed_answers.push(format!("no HTTP client: {e}"));
+            report
+                .malformed_answers
+                .push(format!("no HTTP client: {e}"));
             return report;
         }
     };
@@ -168,7 +181,13 @@ impl Client {
                         return Outcome::Answered(status, body);
                     }
                     if status >= 500 {
-                        *self.report.lock().await.server_errors.entry(status).or_default() += 1;
+                        *self
+                            .report
+                            .lock()
+                            .await
+                            .server_errors
+                            .entry(status)
+                            .or_default() += 1;
                     }
                 }
                 Err(_) => self.report.lock().await.transport_errors += 1,
@@ -191,7 +210,11 @@ impl Client {
             *self.report.lock().await.rejected.entry(status).or_default() += 1;
             return;
         }
-        let Intent::Valid { event_type, status: new_status } = plan.intent else {
+        let Intent::Valid {
+            event_type,
+            status: new_status,
+        } = plan.intent
+        else {
             self.report
                 .lock()
                 .await
@@ -216,9 +239,23 @@ impl Client {
         };
         {
             let mut known = self.known.lock().await;
-            match known.orders.iter_mut().find(|(id, _)| id == order_id) {
-                Some(entry) => entry.1 = new_status,
-                None => known.orders.push((order_id.to_owned(), new_status)),
+            let known = &mut *known;
+            match known.index.get(order_id) {
+                Some(&at) => {
+                    let order = &mut known.orders[at];
+                    if order.version < stream_version {
+                        order.status = new_status;
+                        order.version = stream_version;
+                    }
+                }
+                None => {
+                    known.index.insert(order_id.to_owned(), known.orders.len());
+                    known.orders.push(KnownOrder {
+                        id: order_id.to_owned(),
+                        status: new_status,
+                        version: stream_version,
+                    });
+                }
             }
         }
         self.report.lock().await.accepted.push(Accepted {

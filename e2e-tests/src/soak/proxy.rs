@@ -8,8 +8,8 @@
 //!   the store must deliver the same events again, and the projection must not apply them twice.
 
 use std::net::TcpListener;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
@@ -48,7 +48,8 @@ pub struct ProxyCounts {
 }
 
 struct ProxyState {
-    target: String,
+    /// Base URL of the projection service (set once the stack knows its port).
+    target: RwLock<String>,
     mode: AtomicU8,
     counts: Arc<ProxyCounts>,
     client: reqwest::Client,
@@ -63,8 +64,9 @@ pub struct WebhookProxy {
 }
 
 impl WebhookProxy {
-    /// Starts a proxy to `target` (a base URL) on a free port, in [`ProxyMode::Pass`].
-    pub fn start(target: &str) -> Result<Self, HarnessError> {
+    /// Starts a proxy on a free port, in [`ProxyMode::Pass`], with no target yet (answers 502
+    /// until [`WebhookProxy::set_target`]).
+    pub fn start() -> Result<Self, HarnessError> {
         let listener = TcpListener::bind("127.0.0.1:0")
             .map_err(|e| HarnessError(format!("proxy: bind: {e}")))?;
         let port = listener
@@ -76,7 +78,7 @@ impl WebhookProxy {
             .build()
             .map_err(|e| HarnessError(format!("proxy: HTTP client: {e}")))?;
         let state = web::Data::new(ProxyState {
-            target: target.trim_end_matches('/').to_owned(),
+            target: RwLock::new(String::new()),
             mode: AtomicU8::new(ProxyMode::Pass as u8),
             counts: Arc::new(ProxyCounts::default()),
             client,
@@ -99,6 +101,13 @@ impl WebhookProxy {
             state,
             handle,
         })
+    }
+
+    /// Where to forward to: a base URL.
+    pub fn set_target(&self, target: &str) {
+        if let Ok(mut current) = self.state.target.write() {
+            *current = target.trim_end_matches('/').to_owned();
+        }
     }
 
     /// Switches what the proxy does from the next request on.
@@ -128,9 +137,14 @@ async fn forward(req: HttpRequest, body: web::Bytes, state: web::Data<ProxyState
     let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
     let method = reqwest::Method::from_bytes(req.method().as_str().as_bytes())
         .unwrap_or(reqwest::Method::POST);
+    let target = state.target.read().map(|t| t.clone()).unwrap_or_default();
+    if target.is_empty() {
+        counts.unreachable.fetch_add(1, Ordering::Relaxed);
+        return bad_gateway("soak proxy: no target yet");
+    }
     let mut outgoing = state
         .client
-        .request(method, format!("{}{path}", state.target))
+        .request(method, format!("{target}{path}"))
         .body(body.to_vec());
     for (name, value) in req.headers() {
         if !SKIPPED_HEADERS.contains(&name.as_str()) {

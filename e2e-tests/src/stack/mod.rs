@@ -249,6 +249,9 @@ impl Stack {
     /// log, when the process exits or [`READY_TIMEOUT`] passes.
     pub async fn wait_ready(&mut self, service: Service) -> Result<(), HarnessError> {
         let name = service.name();
+        if !self.children.iter().any(|(s, _)| *s == service) {
+            return Err(HarnessError(format!("{name} is not running")));
+        }
         let url = format!("{}/health/ready", self.url_of(service));
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
@@ -289,7 +292,6 @@ impl Stack {
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(40)..].join("\n")
     }
-
 }
 
 impl Drop for Stack {
@@ -327,4 +329,3 @@ impl Drop for Stack {
         }
     }
 }
-

@@ -92,7 +92,11 @@ impl Stack {
     }
 
     /// Starts `service` (`serve`) with `overrides` on top of its usual environment.
-    pub(super) fn spawn(&mut self, service: Service, overrides: &[(&str, &str)]) -> Result<(), HarnessError> {
+    pub(super) fn spawn(
+        &mut self,
+        service: Service,
+        overrides: &[(&str, &str)],
+    ) -> Result<(), HarnessError> {
         let child = self
             .command_for(service, "serve", service.name(), overrides)?
             .spawn()
