@@ -2,6 +2,7 @@
 //! ([`Table`]). A section measures on the PostgreSQL at `DATABASE_URL` in a database of its own
 //! (`xtask_bench_<section>`, dropped and created again on each run).
 
+pub mod command;
 pub mod eventstore;
 
 use std::future::Future;
@@ -21,12 +22,15 @@ pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postg
 pub enum Section {
     /// The event store's append endpoint against raw single-row INSERT transactions.
     Eventstore(eventstore::Args),
+    /// Commands end to end (place, then ship) against the store's own append, same run.
+    Command(command::Args),
 }
 
 /// Runs one section.
 pub async fn run(section: Section) -> Result<(), BoxError> {
     match section {
         Section::Eventstore(args) => eventstore::run(args).await,
+        Section::Command(args) => command::run(args).await,
     }
 }
 
