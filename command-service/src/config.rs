@@ -215,7 +215,11 @@ fn positive(vars: &Vars, name: &str, default: Duration) -> Result<Duration, Conf
 fn invalid(variable: &str, value: &str, expected: &str) -> ConfigError {
     ConfigError {
         variable: variable.to_owned(),
-        value: format!("{value:?}"),
+        // A URL may carry a password: never print it.
+        value: format!(
+            "{:?}",
+            shared_domain::service::config::redact_urls_in(value)
+        ),
         expected: expected.to_owned(),
     }
 }
@@ -280,6 +284,14 @@ mod tests {
             let error = Config::from_vars(&Vars::from_pairs([(name, value)])).unwrap_err();
             assert_eq!(error.variable, name, "{value}");
         }
+    }
+
+    #[test]
+    fn a_bad_url_is_shown_without_its_password() {
+        let vars = Vars::from_pairs([("EVENTSTORE_URL", "http://u:pa55word@store:port")]);
+        let message = Config::from_vars(&vars).unwrap_err().to_string();
+        assert!(message.contains("EVENTSTORE_URL"), "{message}");
+        assert!(!message.contains("pa55word"), "{message}");
     }
 
     #[test]

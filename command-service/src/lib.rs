@@ -24,7 +24,6 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod execute;
-pub mod healthcheck;
 pub mod idempotency;
 pub mod metrics;
 pub mod openapi;

@@ -2,10 +2,10 @@
 //! environment variables ([`crate::config::ENV_VARS`]).
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use shared_domain::service::config::redact_url;
+use shared_domain::service::config::{Vars, load_all, redact_url};
+use shared_domain::service::health::healthcheck_command;
 use shared_domain::service::{Shutdown, telemetry};
 
 use crate::config::Config;
@@ -64,9 +64,10 @@ pub fn main() -> ExitCode {
     })
 }
 
+/// The settings, or every bad value on stderr and exit code 2.
 fn config_or_exit() -> Result<Config, ExitCode> {
-    Config::from_env().map_err(|e| {
-        eprintln!("{e}");
+    load_all(&Vars::from_env(), Config::from_vars).map_err(|errors| {
+        eprintln!("{errors}");
         ExitCode::from(2)
     })
 }
@@ -130,26 +131,5 @@ async fn healthcheck(port: Option<u16>) -> ExitCode {
             Err(code) => return code,
         },
     };
-    let url = format!("http://127.0.0.1:{port}/health/live");
-    let answer = reqwest::Client::builder()
-        .timeout(Duration::from_secs(3))
-        .build()
-        .map(|client| client.get(&url).send());
-    match answer {
-        Ok(request) => match request.await {
-            Ok(response) if response.status().is_success() => ExitCode::SUCCESS,
-            Ok(response) => {
-                eprintln!("{url}: {}", response.status());
-                ExitCode::FAILURE
-            }
-            Err(e) => {
-                eprintln!("{url}: {e}");
-                ExitCode::FAILURE
-            }
-        },
-        Err(e) => {
-            eprintln!("cannot build the HTTP client: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    healthcheck_command(port).await
 }

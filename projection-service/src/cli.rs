@@ -2,15 +2,9 @@
 //! generation and switch, then exit) and `healthcheck` (for images without curl, as
 //! svix-server does). `--help` lists the environment variables ([`crate::config::ENV_VARS`]).
 
-use std::process::ExitCode;
-use std::time::Duration;
-
 use clap::{Parser, Subcommand};
 
-use crate::config::{Config, env_help};
-
-/// How long `healthcheck` waits for an answer.
-const HEALTHCHECK_TIMEOUT: Duration = Duration::from_secs(3);
+use crate::config::env_help;
 
 /// Projects the event store's order events into Redis read models (webhook receiver), and
 /// rebuilds them from the store.
@@ -31,32 +25,6 @@ pub enum Command {
     Rebuild,
     /// GET /health/live on 127.0.0.1:$PORT; exit 0 when it answers 200, 1 otherwise.
     Healthcheck,
-}
-
-/// Runs `healthcheck` against the port `config` names.
-pub async fn healthcheck(config: &Config) -> ExitCode {
-    let url = format!("http://127.0.0.1:{}/health/live", config.port);
-    let client = match reqwest::Client::builder()
-        .timeout(HEALTHCHECK_TIMEOUT)
-        .build()
-    {
-        Ok(client) => client,
-        Err(error) => {
-            eprintln!("healthcheck: cannot build an HTTP client: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match client.get(&url).send().await {
-        Ok(response) if response.status().is_success() => ExitCode::SUCCESS,
-        Ok(response) => {
-            eprintln!("healthcheck: {url} answered {}", response.status());
-            ExitCode::FAILURE
-        }
-        Err(error) => {
-            eprintln!("healthcheck: {url}: {error}");
-            ExitCode::FAILURE
-        }
-    }
 }
 
 #[cfg(test)]

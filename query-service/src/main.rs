@@ -3,22 +3,24 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use query_service::cli::{self, Cli, Command};
+use query_service::cli::{Cli, Command};
 use query_service::{Application, Config, SERVICE_NAME};
+use shared_domain::service::config::{Vars, load_all};
+use shared_domain::service::health::healthcheck_command;
 use shared_domain::service::{Shutdown, telemetry};
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let config = match Config::from_env() {
+    let config = match load_all(&Vars::from_env(), Config::from_vars) {
         Ok(config) => config,
-        Err(error) => {
-            eprintln!("{error}");
+        Err(errors) => {
+            eprintln!("{errors}");
             return ExitCode::from(2);
         }
     };
     match cli.command.unwrap_or(Command::Serve) {
-        Command::Healthcheck => cli::healthcheck(&config).await,
+        Command::Healthcheck => healthcheck_command(config.port).await,
         Command::Serve => serve(config).await,
     }
 }

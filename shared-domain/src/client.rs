@@ -76,7 +76,10 @@ impl EventStoreClient {
             .ok()
             .filter(|u| !u.cannot_be_a_base() && matches!(u.scheme(), "http" | "https"))
             .ok_or_else(|| {
-                StoreError::Protocol(format!("{base_url:?} is not an http(s) base URL"))
+                StoreError::Protocol(format!(
+                    "{:?} is not an http(s) base URL",
+                    crate::redact::redact_urls_in(base_url)
+                ))
             })?;
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(3))

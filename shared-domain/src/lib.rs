@@ -10,6 +10,7 @@
 //! * the Orders domain of the walkthrough — [`orders`];
 //! * money without binary floats — [`money`];
 //! * the read-model types and the Redis key layout shared by projection and query — [`read_model`];
+//! * passwords out of URLs before anything is shown — [`redact`];
 //! * with feature `service`: the HTTP service kit every service is built on — [`service`];
 //! * with feature `testing`: per-test isolation (fresh database, fresh Redis namespace) — `testing`.
 
@@ -21,6 +22,7 @@ pub mod event_store;
 pub mod money;
 pub mod orders;
 pub mod read_model;
+pub mod redact;
 pub mod retry;
 pub mod wire;
 

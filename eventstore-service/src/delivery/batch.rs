@@ -4,6 +4,7 @@
 use shared_domain::event::ReadEvent;
 use shared_domain::service::TraceContext;
 use shared_domain::wire::WebhookDelivery;
+use tracing::Instrument;
 
 use super::http::{self, FailedAttempt, WebhookCall};
 use crate::subscriptions::db::SubscriptionRow;
@@ -18,6 +19,7 @@ pub async fn send(
     attempt: u32,
 ) -> Result<u16, FailedAttempt> {
     let trace = trace_of(events);
+    let span = trace.span();
     let headers = subscription.webhook.header_pairs();
     let call = WebhookCall {
         url: &subscription.webhook.url,
@@ -34,7 +36,23 @@ pub async fn send(
         timeout: subscription.webhook.timeout,
         trace: &trace,
     };
-    http::send(client, call).await
+    // The attempt's log lines carry the trace of the events it delivers.
+    async {
+        let outcome = http::send(client, call).await;
+        match &outcome {
+            Ok(status) => tracing::debug!(status, delivery_id, attempt, "webhook answered"),
+            Err(failed) => tracing::debug!(
+                status = failed.status,
+                error = %failed.error,
+                delivery_id,
+                attempt,
+                "webhook attempt failed"
+            ),
+        }
+        outcome
+    }
+    .instrument(span)
+    .await
 }
 
 /// The JSON body of one attempt.

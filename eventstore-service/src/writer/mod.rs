@@ -210,8 +210,13 @@ impl Writer {
             let _ = job.reply.send(answer);
         }
     }
+        let conflicts = answers
+            .iter()
+            .filter(|a| matches!(a, Err(StoreError::VersionConflict { .. })))
+            .count();
 
     async fn commit(&self, appends: &[&ValidAppend]) -> Vec<Result<AppendResult, StoreError>> {
+        metrics.conflicts.inc_by(conflicts as u64);
         let all = |error: StoreError| appends.iter().map(|_| Err(error.clone())).collect();
         let client = match self.shared.pool.get().await {
             Ok(client) => client,
@@ -266,6 +271,8 @@ impl WriterMetrics {
         fn counter(metrics: &Metrics, name: &str, help: &str) -> IntCounter {
             let counter = IntCounter::new(name, help).expect("a valid metric name");
             metrics.register(counter.clone()).unwrap_or(counter)
+    /// `eventstore_append_conflicts_total`: appends refused with `StreamVersionConflict`.
+    conflicts: IntCounter,
         }
         let histogram = Histogram::with_opts(
             HistogramOpts::new(
@@ -297,3 +304,8 @@ impl WriterMetrics {
         }
     }
 }
+            conflicts: counter(
+                metrics,
+                "eventstore_append_conflicts_total",
+                "Appends refused because the stream was not at the expected version",
+            ),

@@ -23,7 +23,9 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use serde::Serialize;
 use shared_domain::read_model::format_time;
+use shared_domain::service::TraceContext;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::projector::{ProjectionError, Projector};
 use generations::{Generations, Switch};
@@ -168,6 +170,7 @@ impl Rebuilder {
     }
 
     /// The progress record of the last rebuild, as the status endpoint shows it.
+                    trace: TraceContext::new_root(),
     pub async fn status(&self) -> Result<Option<serde_json::Value>, redis::RedisError> {
         let record = self.generations.status().await?;
         if record.is_empty() {
@@ -206,6 +209,9 @@ impl std::fmt::Debug for RebuildRun {
             .finish_non_exhaustive()
     }
 }
+    /// The trace the run belongs to (the request that started it, or a new one): on its log
+    /// lines and passed on to the event store with every read.
+    trace: TraceContext,
 
 /// Progress of a run.
 #[derive(Debug, Default)]
@@ -223,8 +229,7 @@ impl RebuildRun {
     }
 
     /// Replays every event, switches, and deletes the replaced generation after the grace
-    /// period (still holding nothing: the lease is released at the switch). On failure or
-    /// cancellation the half-built generation is deleted and the record says why.
+    /// period, inside the run's trace (see [`with_trace`](Self::with_trace)).
     pub async fn run(self, cancel: CancellationToken) -> Result<RebuildReport, RebuildError> {
         let started = Instant::now();
         let generations = self.rebuilder.generations.clone();
@@ -232,10 +237,24 @@ impl RebuildRun {
             outcome = self.replay_and_switch() => outcome,
             () = cancel.cancelled() => Err(RebuildError::Cancelled),
         };
+    /// Makes the run part of `trace` (the request that started it).
+    #[must_use]
+    pub fn with_trace(mut self, trace: TraceContext) -> Self {
+        self.trace = trace;
+        self
+    }
+
         let _ = generations.release_lock(&self.token).await;
         match outcome {
             Ok(progress) => {
                 let checkpoint = self
+        let span = self.trace.span();
+        self.run_traced(cancel).instrument(span).await
+    }
+
+    /// The run itself (the lease is released at the switch). On failure or cancellation the
+    /// half-built generation is deleted and the record says why.
+    async fn run_traced(self, cancel: CancellationToken) -> Result<RebuildReport, RebuildError> {
                     .rebuilder
                     .projector
                     .checkpoint_of(&self.generation)
@@ -295,7 +314,8 @@ impl RebuildRun {
         let read = |from: u64| {
             let source = Arc::clone(source);
             let limit = settings.page_size;
-            tokio::spawn(async move { source.read_all(from, limit).await })
+            let trace = self.trace.clone();
+            tokio::spawn(async move { source.read_all_traced(from, limit, &trace).await })
         };
         // One page is always in flight while the previous one is applied.
         let mut pending = read(progress.next_position);

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 use shared_domain::client::EventStoreClient;
+use shared_domain::service::TraceContext;
 use shared_domain::wire::ReadAllResult;
 
 use crate::config::EventStoreSettings;
@@ -21,16 +22,44 @@ pub struct SourceError(pub String);
 pub trait EventSource: Send + Sync {
     /// Up to `limit` events from global position `from` (inclusive), and where to continue.
     fn read_all(&self, from: u64, limit: u32) -> BoxFuture<'_, Result<ReadAllResult, SourceError>>;
+
+    /// [`read_all`](Self::read_all) as part of the trace `trace` (a rebuild's, a status
+    /// request's): a source that calls out passes on its `x-request-id` and `traceparent`.
+    fn read_all_traced(
+        &self,
+        from: u64,
+        limit: u32,
+        trace: &TraceContext,
+    ) -> BoxFuture<'_, Result<ReadAllResult, SourceError>> {
+        let _ = trace;
+        self.read_all(from, limit)
+    }
 }
 
 impl EventSource for EventStoreClient {
     fn read_all(&self, from: u64, limit: u32) -> BoxFuture<'_, Result<ReadAllResult, SourceError>> {
-        Box::pin(async move {
-            EventStoreClient::read_all(self, from, limit, Some(TYPE_FILTER))
-                .await
-                .map_err(|e| SourceError(e.to_string()))
-        })
+        Box::pin(read_orders(self.clone(), from, limit))
     }
+
+    fn read_all_traced(
+        &self,
+        from: u64,
+        limit: u32,
+        trace: &TraceContext,
+    ) -> BoxFuture<'_, Result<ReadAllResult, SourceError>> {
+        Box::pin(read_orders(self.with_trace(trace), from, limit))
+    }
+}
+
+async fn read_orders(
+    client: EventStoreClient,
+    from: u64,
+    limit: u32,
+) -> Result<ReadAllResult, SourceError> {
+    client
+        .read_all(from, limit, Some(TYPE_FILTER))
+        .await
+        .map_err(|e| SourceError(e.to_string()))
 }
 
 /// The client of the store `settings` names, as a shared event source.

@@ -3,8 +3,8 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
-use shared_domain::service::ApiError;
 use shared_domain::service::auth::require_token;
+use shared_domain::service::{ApiError, TraceContext};
 
 use super::AppState;
 use crate::rebuild::RebuildError;
@@ -35,7 +35,11 @@ pub struct RebuildStarted {
     ),
     security(("bearer" = []))
 )]
-pub async fn start(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn start(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    trace: TraceContext,
+) -> Result<HttpResponse, ApiError> {
     let Some(admin_token) = &state.admin_token else {
         return Err(ApiError::forbidden(
             "rebuild over HTTP is disabled: set PROJECTION_ADMIN_TOKEN, or run the `rebuild` subcommand",
@@ -53,6 +57,8 @@ pub async fn start(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpR
             ApiError::unavailable("the read-model store (Redis) is unavailable", 1)
         }
     })?;
+    // The run outlives the request but stays in its trace (logs, calls to the event store).
+    let run = run.with_trace(trace);
     let generation = run.generation().to_owned();
     let cancel = state.shutdown.token();
     tokio::spawn(async move {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
-use shared_domain::service::ApiError;
+use shared_domain::service::{ApiError, TraceContext};
 use shared_domain::wire::MAX_PAGE_SIZE;
 
 use super::AppState;
@@ -60,7 +60,10 @@ pub struct StoreLag {
         (status = 503, description = "Redis unavailable", body = shared_domain::service::ErrorBody),
     )
 )]
-pub async fn status(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn status(
+    state: web::Data<AppState>,
+    trace: TraceContext,
+) -> Result<HttpResponse, ApiError> {
     let unavailable = |e: &dyn std::fmt::Display| {
         tracing::warn!(error = %e, "status: Redis unavailable");
         ApiError::unavailable("the read-model store (Redis) is unavailable", 1)
@@ -80,7 +83,7 @@ pub async fn status(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
         .status()
         .await
         .map_err(|e| unavailable(&e))?;
-    let store = lag(&state, checkpoint).await;
+    let store = lag(&state, checkpoint, &trace).await;
     Ok(HttpResponse::Ok().json(ProjectionStatus {
         namespace: state.namespace.clone(),
         generation,
@@ -91,11 +94,11 @@ pub async fn status(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
 }
 
 /// Counts the store's events after `checkpoint` with one read-all page.
-async fn lag(state: &AppState, checkpoint: u64) -> StoreLag {
+async fn lag(state: &AppState, checkpoint: u64, trace: &TraceContext) -> StoreLag {
     let probe = state
         .rebuilder
         .source()
-        .read_all(checkpoint + 1, MAX_PAGE_SIZE);
+        .read_all_traced(checkpoint + 1, MAX_PAGE_SIZE, trace);
     let mut lag = StoreLag {
         name: state.store_name.clone(),
         lag: None,

@@ -11,6 +11,8 @@ use std::fmt::Display;
 use std::str::FromStr;
 use std::time::Duration;
 
+pub use crate::redact::{redact_url, redact_urls_in};
+
 /// A setting that is missing or does not parse. Its `Display` is the one line to show an operator.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid configuration: {variable}={value}: expected {expected}")]
@@ -21,6 +23,59 @@ pub struct ConfigError {
     pub value: String,
     /// What would have been accepted, and the parser's complaint.
     pub expected: String,
+}
+
+/// Every bad setting at once, one [`ConfigError`] per variable: its `Display` is one line each.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl std::fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, error) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{error}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// Most bad variables [`load_all`] reports (a bound on re-parsing, far above any real count).
+const MAX_REPORTED: usize = 64;
+
+/// Runs a service's `parse` (its `Config::from_vars`) over `vars` and, when a variable is bad,
+/// again without it, until the rest parses: so an operator who got several values wrong sees
+/// one message for each at the first start, not one per restart. A variable that stays bad
+/// when unset (a required one) ends the search.
+///
+/// `main`: `let config = load_all(&Vars::from_env(), Config::from_vars)` and on `Err` print it
+/// and exit 2.
+pub fn load_all<T>(
+    vars: &Vars,
+    parse: impl Fn(&Vars) -> Result<T, ConfigError>,
+) -> Result<T, ConfigErrors> {
+    let mut current = vars.snapshot();
+    let mut errors: Vec<ConfigError> = Vec::new();
+    loop {
+        match parse(&current) {
+            Ok(config) if errors.is_empty() => return Ok(config),
+            Ok(_) => return Err(ConfigErrors(errors)),
+            Err(error) => {
+                let repeated = errors.iter().any(|e| e.variable == error.variable);
+                let unset = current.raw(&error.variable).is_none();
+                if !repeated {
+                    errors.push(error.clone());
+                }
+                if repeated || unset || errors.len() >= MAX_REPORTED {
+                    return Err(ConfigErrors(errors));
+                }
+                current = current.without(&error.variable);
+            }
+        }
+    }
 }
 
 /// Where settings come from: the process environment or a fixed map (tests).
@@ -47,6 +102,30 @@ impl Vars {
                     .collect(),
             ),
         }
+    }
+
+    /// The same variables as a fixed map (the process environment read now, its UTF-8 values).
+    pub fn snapshot(&self) -> Self {
+        match &self.fixed {
+            Some(_) => self.clone(),
+            None => Self {
+                fixed: Some(
+                    std::env::vars_os()
+                        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                        .collect(),
+                ),
+            },
+        }
+    }
+
+    /// These variables with `name` unset.
+    #[must_use]
+    pub fn without(&self, name: &str) -> Self {
+        let mut copy = self.snapshot();
+        if let Some(map) = copy.fixed.as_mut() {
+            map.remove(name);
+        }
+        copy
     }
 
     /// The raw value; an empty value counts as unset.
@@ -191,46 +270,6 @@ fn invalid(name: &str, raw: &str, expected: String) -> ConfigError {
     }
 }
 
-/// The URL with its password (if any) replaced by `***`, for logs:
-/// `postgres://app:s3cret@db/orders` → `postgres://app:***@db/orders`,
-/// `redis://:s3cret@cache:6379` → `redis://:***@cache:6379`.
-pub fn redact_url(url: &str) -> String {
-    redact_urls_in(url)
-}
-
-/// Every `scheme://user:password@` in `text` with the password replaced by `***` (for error
-/// messages that may quote a connection string).
-pub fn redact_urls_in(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find("://") {
-        let (before, after) = rest.split_at(at + 3);
-        out.push_str(before);
-        // The authority ends at the first '/', '?', '#' or whitespace.
-        let authority_end = after
-            .find(|c: char| matches!(c, '/' | '?' | '#') || c.is_whitespace())
-            .unwrap_or(after.len());
-        let authority = &after[..authority_end];
-        match authority.rfind('@') {
-            Some(at_sign) => {
-                let userinfo = &authority[..at_sign];
-                match userinfo.find(':') {
-                    Some(colon) => {
-                        out.push_str(&userinfo[..=colon]);
-                        out.push_str("***");
-                    }
-                    None => out.push_str(userinfo),
-                }
-                out.push_str(&authority[at_sign..]);
-            }
-            None => out.push_str(authority),
-        }
-        rest = &after[authority_end..];
-    }
-    out.push_str(rest);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,34 +331,43 @@ mod tests {
         assert!(vars.flag("BAD", false).is_err());
     }
 
+    /// A parser shaped like the services' `Config::from_vars`: stops at the first bad value.
+    fn parse_three(vars: &Vars) -> Result<(u16, u32, bool), ConfigError> {
+        Ok((
+            vars.or("PORT", 8080u16)?,
+            vars.or("LIMIT", 10u32)?,
+            vars.flag("ON", false)?,
+        ))
+    }
+
     #[test]
-    fn redact_url_hides_passwords_only() {
-        assert_eq!(
-            redact_url("postgres://app:s3cret@db:5432/orders?sslmode=disable"),
-            "postgres://app:***@db:5432/orders?sslmode=disable"
-        );
-        assert_eq!(
-            redact_url("redis://:s3cret@cache:6379/0"),
-            "redis://:***@cache:6379/0"
-        );
-        assert_eq!(redact_url("redis://cache:6379"), "redis://cache:6379");
-        assert_eq!(
-            redact_url("postgres://app@db/orders"),
-            "postgres://app@db/orders"
-        );
-        assert_eq!(
-            redact_url("http://u:p@a/x?next=http://v:q@b/"),
-            "http://u:***@a/x?next=http://v:***@b/"
+    fn load_all_reports_every_bad_variable_once() {
+        let vars = Vars::from_pairs([("PORT", "eighty"), ("LIMIT", "-1"), ("ON", "yes")]);
+        let errors = load_all(&vars, parse_three).unwrap_err();
+        let names: Vec<&str> = errors.0.iter().map(|e| e.variable.as_str()).collect();
+        assert_eq!(names, ["PORT", "LIMIT"]);
+        let text = errors.to_string();
+        assert_eq!(text.lines().count(), 2, "{text}");
+        assert!(
+            text.lines()
+                .all(|l| l.starts_with("invalid configuration: "))
         );
     }
 
     #[test]
-    fn redact_urls_in_text_hides_embedded_passwords() {
-        let text = "error connecting to postgres://app:pw@db/x: refused";
-        assert_eq!(
-            redact_urls_in(text),
-            "error connecting to postgres://app:***@db/x: refused"
-        );
+    fn load_all_passes_a_good_configuration_through() {
+        let vars = Vars::from_pairs([("PORT", "9000")]);
+        assert_eq!(load_all(&vars, parse_three).unwrap(), (9000, 10, false));
+    }
+
+    #[test]
+    fn load_all_stops_at_a_required_variable() {
+        let parse = |vars: &Vars| -> Result<(String, u16), ConfigError> {
+            Ok((vars.required("DATABASE_URL")?, vars.or("PORT", 1u16)?))
+        };
+        let errors = load_all(&Vars::from_pairs([("PORT", "x")]), parse).unwrap_err();
+        assert_eq!(errors.0.len(), 1);
+        assert_eq!(errors.0[0].value, "<unset>");
     }
 
     #[test]

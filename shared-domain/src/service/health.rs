@@ -198,6 +198,18 @@ pub async fn probe_live(port: u16) -> Result<(), String> {
     .await
 }
 
+/// The whole `healthcheck` subcommand: [`probe_live`] on `port`, exit 0 when live, else the
+/// reason on stderr and exit 1.
+pub async fn healthcheck_command(port: u16) -> std::process::ExitCode {
+    match probe_live(port).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(reason) => {
+            eprintln!("unhealthy: {reason}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// `Ok` when `GET url` answers 2xx within `timeout`.
 pub async fn probe(url: &str, timeout: Duration) -> Result<(), String> {
     let client = reqwest::Client::builder()

@@ -25,6 +25,7 @@ use actix_web::{Error, HttpMessage};
 use tracing::Instrument;
 
 use super::metrics::Metrics;
+use super::telemetry;
 use super::trace_context::{REQUEST_ID_HEADER, TRACEPARENT_HEADER, TraceContext};
 
 /// Route label for requests that match no route, so raw paths never become label values.
@@ -93,9 +94,8 @@ where
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let started = Instant::now();
         let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
-        let context =
+        let mut context =
             TraceContext::from_headers(header(REQUEST_ID_HEADER), header(TRACEPARENT_HEADER));
-        req.extensions_mut().insert(context.clone());
 
         let method = method_label(req.method());
         let early_route = req.match_pattern();
@@ -103,11 +103,17 @@ where
             "http_request",
             service = %self.metrics.service_name(),
             request_id = %context.request_id(),
-            trace_id = %context.trace_id(),
-            span_id = %context.span_id(),
+            trace_id = tracing::field::Empty,
+            span_id = tracing::field::Empty,
             method = %method,
             route = %early_route.as_deref().unwrap_or(UNMATCHED_ROUTE),
         );
+        // With an OpenTelemetry exporter, this span is the exported server span and the
+        // context takes its ids; without one, nothing changes.
+        telemetry::link_request_span(&span, &mut context);
+        span.record("trace_id", context.trace_id());
+        span.record("span_id", context.span_id());
+        req.extensions_mut().insert(context.clone());
         // No clone of `req.request()` may live across `service.call`: actix's router needs the
         // request's `Rc` unshared to record the match (`match_info_mut` panics otherwise).
         let service = Rc::clone(&self.service);

@@ -114,8 +114,21 @@ impl Default for ShutdownSettings {
 }
 
 /// Runs `server` until it stops by itself or `shutdown` fires; then drains it as the module
-/// documentation describes, bounded by `grace`. Returns the server's own result.
+/// documentation describes, bounded by `grace`, and flushes the spans an OpenTelemetry exporter
+/// still holds. Returns the server's own result.
 pub async fn run_until_shutdown(
+    server: Server,
+    shutdown: Shutdown,
+    health: Health,
+    grace: Duration,
+) -> std::io::Result<()> {
+    let result = drain(server, shutdown, health, grace).await;
+    // The exporter's flush blocks (bounded by its own time-out): off the async workers.
+    let _ = tokio::task::spawn_blocking(super::telemetry::flush).await;
+    result
+}
+
+async fn drain(
     server: Server,
     shutdown: Shutdown,
     health: Health,

@@ -150,6 +150,24 @@ impl TraceContext {
     pub fn sampled(&self) -> bool {
         self.flags & 0x01 == 0x01
     }
+
+    /// The W3C trace flags (`01`: sampled).
+    pub fn flags(&self) -> u8 {
+        self.flags
+    }
+
+    /// Takes the trace id, span id and flags of the span an exporter records for this hop (see
+    /// `telemetry::link_request_span`), so that what is logged and passed on names that span.
+    /// Ids that are not lowercase hex of the right length are ignored.
+    #[cfg_attr(not(feature = "otel"), allow(dead_code))]
+    pub(crate) fn adopt_ids(&mut self, trace_id: &str, span_id: &str, flags: u8) {
+        let valid = |id: &str, len: usize| id.len() == len && is_lower_hex(id);
+        if valid(trace_id, 32) && valid(span_id, 16) {
+            trace_id.clone_into(&mut self.trace_id);
+            span_id.clone_into(&mut self.span_id);
+            self.flags = flags;
+        }
+    }
 }
 
 impl FromRequest for TraceContext {

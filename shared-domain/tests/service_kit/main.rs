@@ -8,5 +8,7 @@ mod errors;
 mod health;
 mod json_body;
 mod logs;
+#[cfg(feature = "otel")]
+mod otel;
 mod request_context;
 mod shutdown;
