@@ -57,18 +57,28 @@ impl<S: CommandStore> CommandApp<S> {
         .await
         .unwrap_or(Err(CommandFailure::TimedOut(self.command_timeout)));
         let command_type = command.command_type();
+        let order_id = command.order_id();
         match result {
             Ok(done) => {
                 let outcome = if done.replayed { "replayed" } else { "success" };
                 let attempts = (!done.replayed).then_some(done.attempts);
                 self.metrics
                     .observe(command_type, outcome, started.elapsed(), attempts);
+                tracing::debug!(
+                    order_id,
+                    command = command_type,
+                    outcome,
+                    attempts = done.attempts,
+                    "command handled"
+                );
                 Ok(done.answer.into_response(done.replayed))
             }
             Err(failure) => {
+                let outcome = failure.outcome();
                 self.metrics
-                    .observe(command_type, failure.outcome(), started.elapsed(), None);
-                Err(failure.to_api_error(command.order_id()))
+                    .observe(command_type, outcome, started.elapsed(), None);
+                tracing::debug!(order_id, command = command_type, outcome, "command refused");
+                Err(failure.to_api_error(order_id))
             }
         }
     }
