@@ -203,20 +203,20 @@ impl Writer {
             .filter_map(|a| a.as_ref().ok())
             .map(|r| r.events_appended as usize)
             .sum();
+        let conflicts = answers
+            .iter()
+            .filter(|a| matches!(a, Err(StoreError::VersionConflict { .. })))
+            .count();
         drop(appends);
         metrics.events.inc_by(written as u64);
+        metrics.conflicts.inc_by(conflicts as u64);
         for (job, answer) in batch.into_iter().zip(answers) {
             // The caller may have gone meanwhile; its append is committed regardless.
             let _ = job.reply.send(answer);
         }
     }
-        let conflicts = answers
-            .iter()
-            .filter(|a| matches!(a, Err(StoreError::VersionConflict { .. })))
-            .count();
 
     async fn commit(&self, appends: &[&ValidAppend]) -> Vec<Result<AppendResult, StoreError>> {
-        metrics.conflicts.inc_by(conflicts as u64);
         let all = |error: StoreError| appends.iter().map(|_| Err(error.clone())).collect();
         let client = match self.shared.pool.get().await {
             Ok(client) => client,
@@ -264,6 +264,8 @@ struct WriterMetrics {
     events: IntCounter,
     /// `eventstore_append_collisions_total`: batches re-run after another replica's write.
     collisions: IntCounter,
+    /// `eventstore_append_conflicts_total`: appends refused with `StreamVersionConflict`.
+    conflicts: IntCounter,
 }
 
 impl WriterMetrics {
@@ -271,8 +273,6 @@ impl WriterMetrics {
         fn counter(metrics: &Metrics, name: &str, help: &str) -> IntCounter {
             let counter = IntCounter::new(name, help).expect("a valid metric name");
             metrics.register(counter.clone()).unwrap_or(counter)
-    /// `eventstore_append_conflicts_total`: appends refused with `StreamVersionConflict`.
-    conflicts: IntCounter,
         }
         let histogram = Histogram::with_opts(
             HistogramOpts::new(
@@ -301,11 +301,11 @@ impl WriterMetrics {
                 "eventstore_append_collisions_total",
                 "Batches re-run under the lock after another replica wrote meanwhile",
             ),
-        }
-    }
-}
             conflicts: counter(
                 metrics,
                 "eventstore_append_conflicts_total",
                 "Appends refused because the stream was not at the expected version",
             ),
+        }
+    }
+}

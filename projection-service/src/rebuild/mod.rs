@@ -160,6 +160,7 @@ impl Rebuilder {
                     token,
                     live,
                     generation,
+                    trace: TraceContext::new_root(),
                 })
             }
             Err(error) => {
@@ -170,7 +171,6 @@ impl Rebuilder {
     }
 
     /// The progress record of the last rebuild, as the status endpoint shows it.
-                    trace: TraceContext::new_root(),
     pub async fn status(&self) -> Result<Option<serde_json::Value>, redis::RedisError> {
         let record = self.generations.status().await?;
         if record.is_empty() {
@@ -199,6 +199,9 @@ pub struct RebuildRun {
     live: String,
     /// The generation being built.
     generation: String,
+    /// The trace the run belongs to (the request that started it, or a new one): on its log
+    /// lines and passed on to the event store with every read.
+    trace: TraceContext,
 }
 
 impl std::fmt::Debug for RebuildRun {
@@ -209,9 +212,6 @@ impl std::fmt::Debug for RebuildRun {
             .finish_non_exhaustive()
     }
 }
-    /// The trace the run belongs to (the request that started it, or a new one): on its log
-    /// lines and passed on to the event store with every read.
-    trace: TraceContext,
 
 /// Progress of a run.
 #[derive(Debug, Default)]
@@ -228,15 +228,6 @@ impl RebuildRun {
         &self.generation
     }
 
-    /// Replays every event, switches, and deletes the replaced generation after the grace
-    /// period, inside the run's trace (see [`with_trace`](Self::with_trace)).
-    pub async fn run(self, cancel: CancellationToken) -> Result<RebuildReport, RebuildError> {
-        let started = Instant::now();
-        let generations = self.rebuilder.generations.clone();
-        let outcome = tokio::select! {
-            outcome = self.replay_and_switch() => outcome,
-            () = cancel.cancelled() => Err(RebuildError::Cancelled),
-        };
     /// Makes the run part of `trace` (the request that started it).
     #[must_use]
     pub fn with_trace(mut self, trace: TraceContext) -> Self {
@@ -244,10 +235,9 @@ impl RebuildRun {
         self
     }
 
-        let _ = generations.release_lock(&self.token).await;
-        match outcome {
-            Ok(progress) => {
-                let checkpoint = self
+    /// Replays every event, switches, and deletes the replaced generation after the grace
+    /// period, inside the run's trace (see [`with_trace`](Self::with_trace)).
+    pub async fn run(self, cancel: CancellationToken) -> Result<RebuildReport, RebuildError> {
         let span = self.trace.span();
         self.run_traced(cancel).instrument(span).await
     }
@@ -255,6 +245,16 @@ impl RebuildRun {
     /// The run itself (the lease is released at the switch). On failure or cancellation the
     /// half-built generation is deleted and the record says why.
     async fn run_traced(self, cancel: CancellationToken) -> Result<RebuildReport, RebuildError> {
+        let started = Instant::now();
+        let generations = self.rebuilder.generations.clone();
+        let outcome = tokio::select! {
+            outcome = self.replay_and_switch() => outcome,
+            () = cancel.cancelled() => Err(RebuildError::Cancelled),
+        };
+        let _ = generations.release_lock(&self.token).await;
+        match outcome {
+            Ok(progress) => {
+                let checkpoint = self
                     .rebuilder
                     .projector
                     .checkpoint_of(&self.generation)
