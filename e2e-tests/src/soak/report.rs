@@ -13,6 +13,9 @@ use super::monitor::Observations;
 use super::settings::SoakOptions;
 use super::store::StoreCheck;
 
+/// Longest problem line printed (summaries of orders are long).
+const MAX_LINE: usize = 300;
+
 /// Everything a soak run did and found.
 #[derive(Debug, Default)]
 pub struct Summary {
@@ -225,10 +228,18 @@ impl fmt::Display for Summary {
         } else {
             writeln!(f, "FAILED: {} problems", problems.len())?;
             for problem in problems {
-                writeln!(f, "  - {problem}")?;
+                writeln!(f, "  - {}", shorten(&problem))?;
             }
             writeln!(f, "logs: {}", self.work_dir.join("logs").display())
         }
+    }
+}
+
+/// At most [`MAX_LINE`] characters of `text`.
+fn shorten(text: &str) -> String {
+    match text.char_indices().nth(MAX_LINE) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
     }
 }
 
