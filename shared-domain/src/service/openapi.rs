@@ -55,8 +55,8 @@ pub fn with_common_errors(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi:
         .flatten()
         {
             let has_body = operation.request_body.is_some();
-            let has_parameters = item_has_parameters
-                || operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
+            let has_parameters =
+                item_has_parameters || operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
             let secured = operation
                 .security
                 .as_ref()
@@ -69,16 +69,28 @@ pub fn with_common_errors(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi:
                     .or_insert_with(|| error_response(description));
             };
             if has_body || has_parameters {
-                add("400", "A parameter or the body is invalid (ValidationError naming it)");
+                add(
+                    "400",
+                    "A parameter or the body is invalid (ValidationError naming it)",
+                );
             }
             if has_body {
-                add("413", "The body is larger than the service accepts (PayloadTooLarge)");
-                add("415", "The body is not `application/json` (UnsupportedMediaType)");
+                add(
+                    "413",
+                    "The body is larger than the service accepts (PayloadTooLarge)",
+                );
+                add(
+                    "415",
+                    "The body is not `application/json` (UnsupportedMediaType)",
+                );
             }
             if secured {
                 add("401", "Missing or wrong credentials (Unauthorized)");
             }
-            add("503", "A dependency is unavailable; retry after `Retry-After` (Unavailable)");
+            add(
+                "503",
+                "A dependency is unavailable; retry after `Retry-After` (Unavailable)",
+            );
         }
     }
     doc
@@ -172,7 +184,10 @@ mod tests {
         let with_body = OperationBuilder::new()
             .request_body(Some(RequestBodyBuilder::new().build()))
             .security(SecurityRequirement::new("bearer", Vec::<String>::new()))
-            .response("400", ResponseBuilder::new().description("the service's own"))
+            .response(
+                "400",
+                ResponseBuilder::new().description("the service's own"),
+            )
             .build();
         let plain = OperationBuilder::new()
             .response("200", ResponseBuilder::new().description("ok"))
@@ -192,7 +207,16 @@ mod tests {
             ["400", "401", "413", "415", "503"]
         );
         assert_eq!(statuses(&doc, "/ping", false), ["200", "503"]);
-        let own = &doc.paths.paths["/things"].post.as_ref().unwrap().responses.responses["400"];
-        assert!(serde_json::to_string(own).unwrap().contains("the service's own"));
+        let own = &doc.paths.paths["/things"]
+            .post
+            .as_ref()
+            .unwrap()
+            .responses
+            .responses["400"];
+        assert!(
+            serde_json::to_string(own)
+                .unwrap()
+                .contains("the service's own")
+        );
     }
 }
