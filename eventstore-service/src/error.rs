@@ -42,10 +42,14 @@ pub enum StoreError {
 impl StoreError {
     /// Maps a database error: connection trouble is `Unavailable`, the rest `Internal`.
     pub fn from_db(error: &tokio_postgres::Error) -> Self {
-        if error.is_closed() || error.as_db_error().is_none() {
-            Self::Unavailable(error.to_string())
-        } else {
-            Self::Internal(error.to_string())
+        match error.as_db_error() {
+            Some(db) if !error.is_closed() => Self::Internal(format!(
+                "{} ({}): {}",
+                db.message(),
+                db.code().code(),
+                db.detail().unwrap_or_default()
+            )),
+            _ => Self::Unavailable(error.to_string()),
         }
     }
 

@@ -3,9 +3,10 @@
 //! append with one multi-row `INSERT … SELECT FROM UNNEST(…)` per table, notifies listeners and
 //! commits.
 //!
-//! Statements are prepared once per connection and pipelined: the reads go out together after
-//! `BEGIN`, and the writes together with `COMMIT`, so the counter lock is held for about two
-//! round trips plus the commit's WAL flush.
+//! Two round trips per batch, with prepared statements pipelined: `BEGIN` and the reads; then the
+//! counter `UPDATE` (the lock), the inserts, the notification and `COMMIT`. The inserts compute
+//! global positions in SQL from the counter the `UPDATE` just set, so the lock is held for no
+//! client round trip at all: only while the server runs the writes and flushes the commit.
 
 use std::collections::HashMap;
 
@@ -18,7 +19,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
-use super::plan::{Decision, Plan, Snapshot, plan};
+use super::plan::{Decision, Plan, Snapshot, plan, result_of};
 use crate::error::StoreError;
 use crate::model::{StoreName, ValidAppend};
 use crate::storage::rows::{EVENT_COLUMNS, read_event, to_i64, to_u64};
@@ -67,27 +68,42 @@ const SQL_STORE: &str = "SELECT id FROM event_stores WHERE name = $1";
 const SQL_STORE_LOCKED: &str = "SELECT id FROM event_stores WHERE name = $1 FOR UPDATE";
 const SQL_STREAMS: &str = "SELECT s.stream_id, s.version FROM streams s \
      JOIN event_stores e ON e.id = s.store_id WHERE e.name = $1 AND s.stream_id = ANY($2)";
-const SQL_KEYS: &str = "SELECT k.stream_id, k.key, k.request_hash, k.result \
-     FROM idempotency_keys k JOIN event_stores e ON e.id = k.store_id \
-     JOIN UNNEST($2::text[], $3::text[]) AS u(stream_id, key) \
-       ON u.stream_id = k.stream_id AND u.key = k.key \
-     WHERE e.name = $1";
+/// The global positions below are `counter after the UPDATE − batch total + offset` (offsets
+/// count from 1 across the batch): every write reads the counter row its own transaction just
+/// updated, and writes nothing if the store vanished meanwhile.
 const SQL_COUNTER: &str = "UPDATE event_stores \
      SET counter = counter + $2, stream_count = stream_count + $3, event_bytes = event_bytes + $4 \
-     WHERE id = $1 RETURNING counter, clock_timestamp()";
+     WHERE id = $1 RETURNING counter, now()";
 const SQL_INSERT_EVENTS: &str = "INSERT INTO events (store_id, global_position, stream_id, \
        stream_position, event_id, type, data, metadata, schema_version, transaction_id, created_at) \
-     SELECT $1, u.gp, u.sid, u.sp, u.eid, u.t, u.d, u.m, u.sv, u.tx, $11 \
-     FROM UNNEST($2::bigint[], $3::text[], $4::bigint[], $5::uuid[], $6::text[], $7::jsonb[], \
-       $8::jsonb[], $9::int[], $10::uuid[]) AS u(gp, sid, sp, eid, t, d, m, sv, tx)";
+     SELECT $1, c.counter - $2 + u.off, u.sid, u.sp, u.eid, u.t, u.d, u.m, u.sv, u.tx, now() \
+     FROM (SELECT counter FROM event_stores WHERE id = $1) c, \
+       UNNEST($3::bigint[], $4::text[], $5::bigint[], $6::uuid[], $7::text[], $8::jsonb[], \
+         $9::jsonb[], $10::int[], $11::uuid[]) AS u(off, sid, sp, eid, t, d, m, sv, tx)";
 const SQL_UPSERT_STREAMS: &str = "INSERT INTO streams (store_id, stream_id, version) \
-     SELECT $1, u.sid, u.v FROM UNNEST($2::text[], $3::bigint[]) AS u(sid, v) \
+     SELECT c.id, u.sid, u.v FROM (SELECT id FROM event_stores WHERE id = $1) c, \
+       UNNEST($2::text[], $3::bigint[]) AS u(sid, v) \
      ON CONFLICT (store_id, stream_id) DO UPDATE SET version = EXCLUDED.version";
 const SQL_INSERT_KEYS: &str = "INSERT INTO idempotency_keys \
-       (store_id, stream_id, key, request_hash, result) \
-     SELECT $1, u.sid, u.k, u.h, u.r \
-     FROM UNNEST($2::text[], $3::text[], $4::text[], $5::jsonb[]) AS u(sid, k, h, r)";
-const SQL_NOTIFY: &str = "SELECT pg_notify($1, $2)";
+       (store_id, stream_id, key, request_hash, first_global_position, event_count) \
+     SELECT $1, u.sid, u.k, u.h, c.counter - $2 + u.off, u.n \
+     FROM (SELECT counter FROM event_stores WHERE id = $1) c, \
+       UNNEST($3::text[], $4::text[], $5::text[], $6::bigint[], $7::int[]) AS u(sid, k, h, off, n)";
+const SQL_NOTIFY: &str =
+    "SELECT pg_notify($1, $2 || ':' || counter) FROM event_stores WHERE id = $3";
+
+/// Stored results of the batch's idempotency keys: one row per event of each original append.
+fn sql_keys() -> String {
+    format!(
+        "SELECT k.stream_id, k.key, k.request_hash, {EVENT_COLUMNS} \
+         FROM idempotency_keys k JOIN event_stores e ON e.id = k.store_id \
+         JOIN UNNEST($2::text[], $3::text[]) AS u(stream_id, key) \
+           ON u.stream_id = k.stream_id AND u.key = k.key \
+         JOIN events v ON v.store_id = k.store_id AND v.global_position \
+           BETWEEN k.first_global_position AND k.first_global_position + k.event_count - 1 \
+         WHERE e.name = $1 ORDER BY k.stream_id, k.key, v.global_position"
+    )
+}
 
 fn sql_events_by_id() -> String {
     format!(
@@ -124,28 +140,12 @@ async fn write_batch_in_transaction(
         client.batch_execute("COMMIT").await?;
         return Ok(answers(&plan, Vec::new()));
     }
-
-    // The serialization point: from here to COMMIT no other transaction of this store can assign
-    // global positions, so they are handed out in commit order.
-    let new_streams = to_i64(plan.new_streams);
-    let total = to_i64(plan.total_events);
-    let bytes: i64 = accepted(batch, &plan)
-        .map(|(append, _)| to_i64(append.payload_bytes))
-        .sum();
-    let counter = client.prepare_cached(SQL_COUNTER).await?;
-    let row = client
-        .query_opt(&counter, &[&store_id, &total, &new_streams, &bytes])
-        .await?
-        .ok_or(BatchError::StoreNotFound)?;
-    let (last, created_at): (i64, DateTime<Utc>) = (row.try_get(0)?, row.try_get(1)?);
+    let (last, created_at) = write_rows(client, store, store_id, batch, &plan).await?;
     let base = to_u64(last) - plan.total_events;
-
-    let written = build_results(batch, &plan, base, created_at);
-    write_rows(
-        client, store, store_id, batch, &plan, &written, last, created_at,
-    )
-    .await?;
-    Ok(answers(&plan, written))
+    Ok(answers(
+        &plan,
+        build_results(batch, &plan, base, created_at),
+    ))
 }
 
 /// `BEGIN`, in [`LockMode::First`] the counter lock, and the reads, pipelined.
@@ -161,19 +161,23 @@ async fn read_snapshot(
     };
     let store_stmt = client.prepare_cached(store_sql).await?;
     let streams_stmt = client.prepare_cached(SQL_STREAMS).await?;
-    let keys_stmt = client.prepare_cached(SQL_KEYS).await?;
+    let keys_stmt = client.prepare_cached(&sql_keys()).await?;
     let ids_stmt = client.prepare_cached(&sql_events_by_id()).await?;
 
     let mut stream_ids: Vec<&str> = batch.iter().map(|a| a.stream_id.as_str()).collect();
     stream_ids.sort_unstable();
     stream_ids.dedup();
-    let (key_streams, keys): (Vec<&str>, Vec<&str>) = batch
+    // Each (stream, key) once: the lookup joins on them, and retries often share a batch.
+    let mut key_pairs: Vec<(&str, &str)> = batch
         .iter()
         .filter_map(|a| {
             let idem = a.idempotency.as_ref()?;
             Some((a.stream_id.as_str(), idem.key.as_str()))
         })
-        .unzip();
+        .collect();
+    key_pairs.sort_unstable();
+    key_pairs.dedup();
+    let (key_streams, keys): (Vec<&str>, Vec<&str>) = key_pairs.into_iter().unzip();
     let client_ids: Vec<Uuid> = batch
         .iter()
         .flat_map(|a| a.events.iter())
@@ -201,8 +205,12 @@ async fn read_snapshot(
         }
         client.query(&ids_stmt, &[&name, &client_ids]).await
     };
-    let ((), store_row, streams, key_rows, id_rows) =
-        tokio::try_join!(begin, store_row, streams, key_rows, id_rows)?;
+    // join!, not try_join!: every reply is awaited, and the first error in statement order is
+    // the cause (the later ones only say the transaction is aborted).
+    let (begun, store_row, streams, key_rows, id_rows) =
+        tokio::join!(begin, store_row, streams, key_rows, id_rows);
+    begun?;
+    let (store_row, streams, key_rows, id_rows) = (store_row?, streams?, key_rows?, id_rows?);
 
     let store_id: i32 = store_row.ok_or(BatchError::StoreNotFound)?.try_get(0)?;
     let mut snapshot = Snapshot::default();
@@ -211,17 +219,21 @@ async fn read_snapshot(
             .stream_versions
             .insert(row.try_get(0)?, to_u64(row.try_get(1)?));
     }
+    let mut originals: HashMap<(String, String), (String, Vec<ReadEvent>)> = HashMap::new();
     for row in key_rows {
-        let result: Value = row.try_get(3)?;
-        let result: AppendResult = serde_json::from_value(result).map_err(|e| {
-            BatchError::Db(StoreError::Internal(format!(
-                "stored idempotent result: {e}"
-            )))
-        })?;
-        snapshot.idempotency.insert(
-            (row.try_get(0)?, row.try_get(1)?),
-            (row.try_get(2)?, result),
-        );
+        let key: (String, String) = (row.try_get(0)?, row.try_get(1)?);
+        let hash: String = row.try_get(2)?;
+        if let Some(event) = read_event(&row, 3)? {
+            originals
+                .entry(key)
+                .or_insert_with(|| (hash, Vec::new()))
+                .1
+                .push(event);
+        }
+    }
+    for (key, (hash, events)) in originals {
+        let events: Vec<&ReadEvent> = events.iter().collect();
+        snapshot.idempotency.insert(key, (hash, result_of(&events)));
     }
     for row in id_rows {
         if let Some(event) = read_event(&row, 0)? {
@@ -243,7 +255,8 @@ fn accepted<'a>(
         .map(|(a, d)| (*a, d))
 }
 
-/// The result of every written append (index into the batch, result), in batch order.
+/// The result of every written append (index into the batch, result), in batch order, given
+/// the counter before the batch (`base`) and the transaction's time.
 fn build_results(
     batch: &[&ValidAppend],
     plan: &Plan,
@@ -256,11 +269,12 @@ fn build_results(
             first_stream_position,
             offset,
             created_new_stream,
-        } = *decision
+            transaction_id,
+        } = decision
         else {
             continue;
         };
-        let transaction_id = Uuid::now_v7().to_string();
+        let transaction_id = transaction_id.to_string();
         let events: Vec<ReadEvent> = append
             .events
             .iter()
@@ -284,7 +298,7 @@ fn build_results(
             index,
             AppendResult {
                 stream_id: append.stream_id.as_str().to_owned(),
-                created_new_stream,
+                created_new_stream: *created_new_stream,
                 events_appended: events.len() as u64,
                 current_stream_version: version,
                 next_expected_stream_version: version,
@@ -296,94 +310,176 @@ fn build_results(
     written
 }
 
-/// The writes and `COMMIT`, pipelined; returns once the commit is durable.
-#[allow(clippy::too_many_arguments)]
+/// The counter lock, the writes and `COMMIT`, pipelined; returns once the commit is durable,
+/// with the counter after the batch and the transaction's time.
 async fn write_rows(
     client: &Object,
     store: &StoreName,
     store_id: i32,
     batch: &[&ValidAppend],
     plan: &Plan,
-    written: &[(usize, AppendResult)],
-    last: i64,
-    created_at: DateTime<Utc>,
-) -> Result<(), BatchError> {
+) -> Result<(i64, DateTime<Utc>), BatchError> {
+    let counter = client.prepare_cached(SQL_COUNTER).await?;
     let insert_events = client.prepare_cached(SQL_INSERT_EVENTS).await?;
     let upsert_streams = client.prepare_cached(SQL_UPSERT_STREAMS).await?;
     let insert_keys = client.prepare_cached(SQL_INSERT_KEYS).await?;
     let notify = client.prepare_cached(SQL_NOTIFY).await?;
 
-    let events: Vec<&ReadEvent> = written.iter().flat_map(|(_, r)| &r.events).collect();
-    let global: Vec<i64> = events.iter().map(|e| to_i64(e.global_position)).collect();
-    let streams: Vec<&str> = events.iter().map(|e| e.stream_id.as_str()).collect();
-    let positions: Vec<i64> = events.iter().map(|e| to_i64(e.stream_position)).collect();
-    let ids: Vec<Uuid> = events.iter().map(|e| e.event_id).collect();
-    let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
-    let data: Vec<&Value> = events.iter().map(|e| &e.data).collect();
-    let metadata: Vec<Option<&Value>> = events.iter().map(|e| e.metadata.as_ref()).collect();
-    let schema: Vec<i32> = events
-        .iter()
-        .map(|e| i32::try_from(e.schema_version).unwrap_or(i32::MAX))
-        .collect();
-    let transactions: Vec<Uuid> = events
-        .iter()
-        .map(|e| Uuid::parse_str(&e.transaction_id).unwrap_or_default())
-        .collect();
+    let total = to_i64(plan.total_events);
+    let new_streams = to_i64(plan.new_streams);
+    let bytes: i64 = accepted(batch, plan)
+        .map(|(append, _)| to_i64(append.payload_bytes))
+        .sum();
+
+    let rows = EventRows::of(batch, plan);
     let event_params: [&(dyn ToSql + Sync); 11] = [
         &store_id,
-        &global,
-        &streams,
-        &positions,
-        &ids,
-        &types,
-        &data,
-        &metadata,
-        &schema,
-        &transactions,
-        &created_at,
+        &total,
+        &rows.offsets,
+        &rows.streams,
+        &rows.positions,
+        &rows.ids,
+        &rows.types,
+        &rows.data,
+        &rows.metadata,
+        &rows.schema_versions,
+        &rows.transactions,
     ];
-
     let (version_streams, versions): (Vec<&str>, Vec<i64>) = plan
         .final_versions
         .iter()
         .map(|(s, v)| (s.as_str(), to_i64(*v)))
         .unzip();
-
-    let mut key_streams = Vec::new();
-    let mut keys = Vec::new();
-    let mut hashes = Vec::new();
-    let mut results = Vec::new();
-    for (index, result) in written {
-        if let Some(idem) = &batch[*index].idempotency {
-            key_streams.push(result.stream_id.as_str());
-            keys.push(idem.key.as_str());
-            hashes.push(idem.request_hash.as_str());
-            results.push(serde_json::to_value(result).map_err(|e| {
-                BatchError::Db(StoreError::Internal(format!("cannot encode result: {e}")))
-            })?);
-        }
-    }
-    let payload = format!("{store}:{last}");
-
+    let keys = KeyRows::of(batch, plan);
+    let key_params: [&(dyn ToSql + Sync); 7] = [
+        &store_id,
+        &total,
+        &keys.streams,
+        &keys.keys,
+        &keys.hashes,
+        &keys.offsets,
+        &keys.counts,
+    ];
+    let counter_params: [&(dyn ToSql + Sync); 4] = [&store_id, &total, &new_streams, &bytes];
     let stream_params: [&(dyn ToSql + Sync); 3] = [&store_id, &version_streams, &versions];
-    let notify_params: [&(dyn ToSql + Sync); 2] = [&APPENDED_CHANNEL, &payload];
+    let name = store.as_str();
+    let notify_params: [&(dyn ToSql + Sync); 3] = [&APPENDED_CHANNEL, &name, &store_id];
+
+    // The serialization point is the UPDATE: from it to COMMIT no other transaction of this store
+    // can assign global positions, so they are handed out in commit order.
+    let locked = client.query_opt(&counter, &counter_params);
     let insert = client.execute(&insert_events, &event_params);
     let upsert = client.execute(&upsert_streams, &stream_params);
     let keyed = async {
-        if keys.is_empty() {
+        if keys.keys.is_empty() {
             return Ok(0);
         }
-        client
-            .execute(
-                &insert_keys,
-                &[&store_id, &key_streams, &keys, &hashes, &results],
-            )
-            .await
+        client.execute(&insert_keys, &key_params).await
     };
     let notified = client.execute(&notify, &notify_params);
     let commit = client.batch_execute("COMMIT");
-    tokio::try_join!(insert, upsert, keyed, notified, commit)?;
-    Ok(())
+    // As in `read_snapshot`: the first error in statement order is the cause. If any statement
+    // failed, PostgreSQL answered the pipelined COMMIT by rolling back.
+    let (row, inserted, upserted, keyed, notified, committed) =
+        tokio::join!(locked, insert, upsert, keyed, notified, commit);
+    let row = row?;
+    inserted?;
+    upserted?;
+    keyed?;
+    notified?;
+    committed?;
+    // No row: the store was deleted since the reads, and every write above wrote nothing.
+    let row = row.ok_or(BatchError::StoreNotFound)?;
+    Ok((row.try_get(0)?, row.try_get(1)?))
+}
+
+/// The `events` columns of a batch's accepted appends, as UNNEST arrays.
+struct EventRows<'a> {
+    /// 1-based offset of each event within the batch.
+    offsets: Vec<i64>,
+    streams: Vec<&'a str>,
+    positions: Vec<i64>,
+    ids: Vec<Uuid>,
+    types: Vec<&'a str>,
+    data: Vec<&'a Value>,
+    metadata: Vec<Option<&'a Value>>,
+    schema_versions: Vec<i32>,
+    transactions: Vec<Uuid>,
+}
+
+impl<'a> EventRows<'a> {
+    fn of(batch: &[&'a ValidAppend], plan: &Plan) -> Self {
+        let n = usize::try_from(plan.total_events).unwrap_or(0);
+        let mut rows = Self {
+            offsets: Vec::with_capacity(n),
+            streams: Vec::with_capacity(n),
+            positions: Vec::with_capacity(n),
+            ids: Vec::with_capacity(n),
+            types: Vec::with_capacity(n),
+            data: Vec::with_capacity(n),
+            metadata: Vec::with_capacity(n),
+            schema_versions: Vec::with_capacity(n),
+            transactions: Vec::with_capacity(n),
+        };
+        for (append, decision) in batch.iter().zip(&plan.decisions) {
+            let Decision::Write {
+                first_stream_position,
+                offset,
+                transaction_id,
+                ..
+            } = decision
+            else {
+                continue;
+            };
+            for (i, event) in append.events.iter().enumerate() {
+                rows.offsets.push(to_i64(offset + i as u64 + 1));
+                rows.streams.push(append.stream_id.as_str());
+                rows.positions
+                    .push(to_i64(first_stream_position + i as u64));
+                rows.ids.push(event.event_id);
+                rows.types.push(event.event_type.as_str());
+                rows.data.push(&event.data);
+                rows.metadata.push(event.metadata.as_ref());
+                rows.schema_versions
+                    .push(i32::try_from(event.schema_version).unwrap_or(i32::MAX));
+                rows.transactions.push(*transaction_id);
+            }
+        }
+        rows
+    }
+}
+
+/// The `idempotency_keys` rows of a batch's accepted appends that carry a key.
+struct KeyRows<'a> {
+    streams: Vec<&'a str>,
+    keys: Vec<&'a str>,
+    hashes: Vec<&'a str>,
+    /// 1-based batch offset of the append's first event.
+    offsets: Vec<i64>,
+    counts: Vec<i32>,
+}
+
+impl<'a> KeyRows<'a> {
+    fn of(batch: &[&'a ValidAppend], plan: &Plan) -> Self {
+        let mut rows = Self {
+            streams: Vec::new(),
+            keys: Vec::new(),
+            hashes: Vec::new(),
+            offsets: Vec::new(),
+            counts: Vec::new(),
+        };
+        for (append, decision) in batch.iter().zip(&plan.decisions) {
+            if let (Decision::Write { offset, .. }, Some(idem)) = (decision, &append.idempotency) {
+                rows.streams.push(append.stream_id.as_str());
+                rows.keys.push(idem.key.as_str());
+                rows.hashes.push(idem.request_hash.as_str());
+                rows.offsets.push(to_i64(offset + 1));
+                rows.counts
+                    .push(i32::try_from(append.events.len()).unwrap_or(i32::MAX));
+            }
+        }
+        rows
+    }
 }
 
 /// One answer per append: written ones get their result, `SameAs` the result they repeat.

@@ -194,7 +194,14 @@ impl Writer {
             return;
         }
         let appends: Vec<&ValidAppend> = batch.iter().map(|j| &j.append).collect();
+        let started = std::time::Instant::now();
         let answers = self.commit(&appends).await;
+        tracing::debug!(
+            store = %self.store,
+            appends = appends.len(),
+            elapsed_us = started.elapsed().as_micros() as u64,
+            "batch written"
+        );
         let metrics = &self.shared.metrics;
         metrics.batches.inc();
         metrics.batch_appends.observe(appends.len() as f64);

@@ -31,6 +31,8 @@ pub enum Decision {
         first_stream_position: u64,
         offset: u64,
         created_new_stream: bool,
+        /// Shared by the append's events (`transactionId`).
+        transaction_id: Uuid,
     },
     /// An idempotent retry of something already stored: answered with the original result.
     Replay(AppendResult),
@@ -120,6 +122,7 @@ impl<'a> Planner<'a> {
             first_stream_position: current + 1,
             offset: self.offset,
             created_new_stream: current == 0,
+            transaction_id: Uuid::now_v7(),
         };
         self.offset += n;
         if current == 0 {

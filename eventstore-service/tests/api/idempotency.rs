@@ -82,7 +82,9 @@ async fn concurrent_retries_with_the_same_key_write_once() {
 
     let results = join_all((0..16).map(|_| app.append_ok("pay-5", &body))).await;
 
-    assert!(results.iter().all(|r| *r == results[0]));
+    for result in &results {
+        assert_eq!(*result, results[0]);
+    }
     assert_eq!(app.all_events().await.len(), 1);
 }
 

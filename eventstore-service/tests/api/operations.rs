@@ -96,3 +96,20 @@ async fn every_answer_carries_a_request_id_and_echoes_the_callers() {
     assert_eq!(response.headers()["x-request-id"], "req-123");
     assert!(response.headers().contains_key("traceparent"));
 }
+
+#[tokio::test]
+async fn an_unknown_route_is_a_json_404() {
+    let app = spawn_app().await;
+
+    for path in [
+        "/api/nothing-here",
+        "/nothing-here",
+        "/api/event-stores/test-store/unknown",
+    ] {
+        let response = app.get(path).await;
+
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "NotFound", "{path}");
+    }
+}
