@@ -1,87 +1,21 @@
 //! The four services in this test process (their libraries' `Application::build`), configured
 //! through their own `Config::from_vars` from environment-style variables, so that what a test
 //! sets is what an operator would set. Their log lines all go to one captured buffer
-//! ([`logs`]), JSON formatted by the service kit's own subscriber.
+//! ([`logs`](crate::logs::logs)).
 
-use std::collections::HashMap;
-use std::io::Write;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
-use serde_json::Value;
 use shared_domain::service::Shutdown;
 use shared_domain::service::config::Vars;
-use shared_domain::service::telemetry::{LogFormat, subscriber};
 use shared_domain::testing::postgres::{TestDatabase, fresh_database};
 use shared_domain::testing::redis::{delete_namespace, fresh_namespace};
 use tokio::task::JoinHandle;
-use tracing_subscriber::EnvFilter;
-use tracing_subscriber::fmt::MakeWriter;
+
+use crate::logs::logs;
 
 /// The event store holding the orders.
 pub const STORE: &str = "orders";
-
-/// Every log line of this test process, JSON, one per line.
-#[derive(Clone, Default)]
-pub struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
-/// The process-wide capture, installed on first use as the global subscriber (actix workers
-/// run on threads of their own, so a thread-local default would miss them).
-pub fn logs() -> &'static Captured {
-    static CAPTURED: OnceLock<Captured> = OnceLock::new();
-    CAPTURED.get_or_init(|| {
-        let captured = Captured::default();
-        let filter = EnvFilter::new(
-            "info,eventstore_service=debug,projection_service=debug,command_service=debug,\
-             query_service=debug,shared_domain=debug",
-        );
-        tracing::subscriber::set_global_default(subscriber(
-            filter,
-            LogFormat::Json,
-            false,
-            captured.clone(),
-        ))
-        .expect("no other global subscriber in this test process");
-        captured
-    })
-}
-
-impl Captured {
-    /// Everything logged so far.
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-
-    /// The lines logged so far, parsed (a line that is not JSON fails the test: the format is
-    /// part of the contract).
-    pub fn lines(&self) -> Vec<Value> {
-        self.text()
-            .lines()
-            .map(|line| {
-                serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
-            })
-            .collect()
-    }
-}
 
 /// The secrets a stack runs with, fresh per stack so that a test can look for them anywhere.
 #[derive(Debug, Clone)]
@@ -167,70 +101,6 @@ pub async fn store_database() -> TestDatabase {
             .map_err(Into::into)
     })
     .await
-}
-
-/// What one delivery to a [`Probe`] carried.
-#[derive(Debug, Clone)]
-pub struct Received {
-    pub headers: HashMap<String, String>,
-    pub body: Value,
-}
-
-/// A webhook receiver that records what it gets and answers 200.
-pub struct Probe {
-    pub url: String,
-    received: Arc<Mutex<Vec<Received>>>,
-    handle: actix_web::dev::ServerHandle,
-}
-
-impl Probe {
-    pub async fn start() -> Probe {
-        let received: Arc<Mutex<Vec<Received>>> = Arc::default();
-        let store = received.clone();
-        let server = HttpServer::new(move || {
-            let store = store.clone();
-            App::new().route(
-                "/hook",
-                web::post().to(move |req: HttpRequest, body: web::Bytes| {
-                    let store = store.clone();
-                    async move {
-                        let headers = req
-                            .headers()
-                            .iter()
-                            .map(|(k, v)| {
-                                (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned())
-                            })
-                            .collect();
-                        let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                        store.lock().unwrap().push(Received { headers, body });
-                        HttpResponse::Ok().finish()
-                    }
-                }),
-            )
-        })
-        .workers(1)
-        .disable_signals()
-        .bind(("127.0.0.1", 0))
-        .unwrap();
-        let port = server.addrs()[0].port();
-        let server = server.run();
-        let handle = server.handle();
-        tokio::spawn(server);
-        Probe {
-            url: format!("http://127.0.0.1:{port}/hook"),
-            received,
-            handle,
-        }
-    }
-
-    /// The deliveries so far.
-    pub fn received(&self) -> Vec<Received> {
-        self.received.lock().unwrap().clone()
-    }
-
-    pub async fn stop(self) {
-        self.handle.stop(false).await;
-    }
 }
 
 /// How to start a stack.

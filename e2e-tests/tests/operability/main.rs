@@ -9,10 +9,14 @@
 //! * [`sigterm`]: SIGTERM to the event store and the projection service during load — real
 //!   processes — loses nothing and answers no 5xx because of the shutdown.
 //!
-//! The first three run the services in-process ([`in_process`]), their logs captured as JSON.
+//! The first three run the services in-process ([`in_process`]), their logs captured as JSON
+//! ([`logs`]); [`probe`] is a webhook receiver that records what deliveries carry.
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 mod in_process;
+mod logs;
 mod openapi;
+mod probe;
 mod secrets;
+mod sigterm;
 mod trace;

@@ -11,7 +11,8 @@ use shared_domain::service::config::{Vars, load_all};
 use shared_domain::testing::free_port;
 use tokio::process::{Child, Command};
 
-use crate::in_process::{InProcessStack, Options, Secrets, logs};
+use crate::in_process::{InProcessStack, Options, Secrets};
+use crate::logs::logs;
 
 /// A Redis of this test's own that needs a password (the shared one has none).
 struct PasswordRedis {

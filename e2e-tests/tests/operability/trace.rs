@@ -8,7 +8,9 @@ use serde_json::{Value, json};
 use shared_domain::service::TraceContext;
 use shared_domain::testing::redis::redis_url;
 
-use crate::in_process::{InProcessStack, Options, Probe, Secrets, eventually, logs};
+use crate::in_process::{InProcessStack, Options, Secrets, eventually};
+use crate::logs::logs;
+use crate::probe::Probe;
 
 /// Log lines of `service` (named by the request span, or by the target of a background task)
 /// that carry `trace_id`.
