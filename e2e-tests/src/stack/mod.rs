@@ -123,6 +123,11 @@ impl Stack {
     /// Starts the four services against a fresh database and namespace, with the project's
     /// `config/deltabase.toml` (the `orders` store and the order-summary webhook subscription).
     pub async fn start() -> Stack {
+        Self::start_with(Vec::new()).await
+    }
+
+    /// [`Stack::start`] with more variables for some services.
+    pub async fn start_with(extra_env: Vec<(Service, String, String)>) -> Stack {
         let database = postgres::fresh_database("e2e_empty", |_| async { Ok(()) }).await;
         let namespace = redis::fresh_namespace();
         let settings = StackSettings {
@@ -134,7 +139,7 @@ impl Stack {
             config: workspace_root().join("config/deltabase.toml"),
             webhook_base: None,
             rust_log: "info".to_owned(),
-            extra_env: Vec::new(),
+            extra_env,
         };
         let mut stack = Stack::launch(settings)
             .await
