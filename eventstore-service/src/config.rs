@@ -72,6 +72,11 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
         "(human)",
         "`json` for one JSON object per line",
     ),
+    (
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "(unset: no export)",
+        "OpenTelemetry collector (OTLP/HTTP, e.g. http://otel-collector:4318): spans exported when set",
+    ),
 ];
 
 /// Default `DATABASE_URL`.

@@ -109,6 +109,11 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
     ),
     ("RUST_LOG", "info", "log filter"),
     ("LOG_FORMAT", "human", "`json` for JSON lines"),
+    (
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "(unset: no export)",
+        "OpenTelemetry collector (OTLP/HTTP, e.g. http://otel-collector:4318): spans exported when set",
+    ),
 ];
 
 /// A secret setting: its `Debug` never shows the value.

@@ -134,6 +134,7 @@ where
                             let elapsed = started.elapsed();
                             metrics.observe_http(method, &route, status, elapsed);
                             log_completion(
+                                method,
                                 &route,
                                 status,
                                 elapsed.as_secs_f64() * 1000.0,
@@ -154,7 +155,13 @@ where
                     let status = response.status().as_u16();
                     let elapsed = started.elapsed();
                     metrics.observe_http(method, &route, status, elapsed);
-                    log_completion(&route, status, elapsed.as_secs_f64() * 1000.0, &context);
+                    log_completion(
+                        method,
+                        &route,
+                        status,
+                        elapsed.as_secs_f64() * 1000.0,
+                        &context,
+                    );
                     Ok(response)
                 }
                 .instrument(span),
@@ -165,15 +172,36 @@ where
 
 /// The one log line per request. Method, route and request id come from the span; they are
 /// repeated here so a JSON line is self-contained for log search.
-fn log_completion(route: &str, status: u16, latency_ms: f64, context: &TraceContext) {
+fn log_completion(method: &str, route: &str, status: u16, latency_ms: f64, context: &TraceContext) {
     let request_id = context.request_id();
     let quiet = route.starts_with("/health/") || route == "/metrics";
     if quiet && status < 500 {
-        tracing::debug!(route, status, latency_ms, request_id, "request completed");
+        tracing::debug!(
+            method,
+            route,
+            status,
+            latency_ms,
+            request_id,
+            "request completed"
+        );
     } else if status >= 500 {
-        tracing::warn!(route, status, latency_ms, request_id, "request completed");
+        tracing::warn!(
+            method,
+            route,
+            status,
+            latency_ms,
+            request_id,
+            "request completed"
+        );
     } else {
-        tracing::info!(route, status, latency_ms, request_id, "request completed");
+        tracing::info!(
+            method,
+            route,
+            status,
+            latency_ms,
+            request_id,
+            "request completed"
+        );
     }
 }
 
