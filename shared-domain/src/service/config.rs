@@ -145,9 +145,9 @@ impl Vars {
     {
         self.raw(name)
             .map(|raw| {
-                raw.trim().parse::<T>().map_err(|e| {
-                    invalid(name, &raw, format!("{} ({e})", std::any::type_name::<T>()))
-                })
+                raw.trim()
+                    .parse::<T>()
+                    .map_err(|e| invalid(name, &raw, format!("{} ({e})", type_label::<T>())))
             })
             .transpose()
     }
@@ -170,7 +170,7 @@ impl Vars {
         self.opt(name)?.ok_or_else(|| ConfigError {
             variable: name.to_owned(),
             value: "<unset>".to_owned(),
-            expected: format!("a value ({} is required)", std::any::type_name::<T>()),
+            expected: format!("a value ({} is required)", type_label::<T>()),
         })
     }
 
@@ -243,6 +243,15 @@ pub fn env_duration_ms(name: &str, default: Duration) -> Result<Duration, Config
     Vars::from_env().duration_ms(name, default)
 }
 
+/// The expected type as an operator reads it: `IpAddr`, not `core::net::ip_addr::IpAddr`.
+fn type_label<T>() -> &'static str {
+    let full = std::any::type_name::<T>();
+    match full.find('<') {
+        Some(_) => full,
+        None => full.rsplit("::").next().unwrap_or(full),
+    }
+}
+
 /// Whether a variable holds a secret by its name (contains TOKEN, KEY, SECRET or PASSWORD):
 /// its value is never printed. (Other values are printed with URL passwords redacted.)
 pub fn is_secret_name(name: &str) -> bool {
@@ -295,6 +304,16 @@ mod tests {
         assert!(message.contains("PORT"), "{message}");
         assert!(message.contains("\"eighty\""), "{message}");
         assert!(message.contains("u16"), "{message}");
+    }
+
+    #[test]
+    fn the_expected_type_is_named_without_its_module_path() {
+        let vars = Vars::from_pairs([("HOST", "nowhere")]);
+        let message = vars
+            .or("HOST", std::net::IpAddr::from([0, 0, 0, 0]))
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("expected IpAddr ("), "{message}");
     }
 
     #[test]
