@@ -103,7 +103,20 @@ async fn sigterm_under_load_loses_nothing_and_answers_no_5xx() {
     std::fs::create_dir_all(&log_dir).unwrap();
     let config = log_dir.join("subscriptions.toml");
     std::fs::write(&config, SUBSCRIPTION).unwrap();
-    let mut extra_env = Vec::new();
+    // Generous time-outs on the command side: on a busy machine a slow append must not pass for
+    // a 503 caused by the shutdown.
+    let mut extra_env = vec![
+        (
+            Service::Command,
+            "EVENTSTORE_TIMEOUT_MS".to_owned(),
+            "10000".to_owned(),
+        ),
+        (
+            Service::Command,
+            "COMMAND_TIMEOUT_MS".to_owned(),
+            "20000".to_owned(),
+        ),
+    ];
     for service in [Service::EventStore, Service::Projection] {
         extra_env.push((
             service,
