@@ -26,7 +26,8 @@
 //!   [`GenerationKeys::customer_orders`] (`CustomerOrders`). Page with `ZREVRANGEBYSCORE … LIMIT`
 //!   and a score cursor; then `HGETALL` the summaries (one pipeline — same slot).
 //! * **OrderAnalytics** is a hash at [`GenerationKeys::analytics`]; read it with
-//!   [`OrderAnalytics::from_hash`]. Revenue is kept as exact decimal strings.
+//!   [`OrderAnalytics::from_hash`]. Revenue is exact: kept as integer chunks of 7 decimal digits
+//!   ([`revenue_chunks`]) that the projection moves with `HINCRBY`, summed on reading.
 //! * **Checkpoint.** [`GenerationKeys::checkpoint`] holds the last global position the projection
 //!   applied (absent = 0); it only grows. Each time it grows, the projection PUBLISHes
 //!   `"<generation> <position>"` on [`ReadModelKeys::checkpoint_channel`], and it publishes again
@@ -219,24 +220,92 @@ pub struct OrderAnalytics {
     pub by_status: BTreeMap<String, StatusTotals>,
 }
 
-/// Field names of the `OrderAnalytics` hash. Counts are integers, revenues exact decimal text.
+/// Digits per revenue chunk (see [`revenue_chunks`]).
+pub const REVENUE_CHUNK_DIGITS: u32 = 7;
+
+/// Exponents a revenue chunk can have: multiples of [`REVENUE_CHUNK_DIGITS`] covering every
+/// digit a `Money` (28 significant digits, scale ≤ 28) can hold.
+pub const REVENUE_CHUNK_EXPONENTS: [i32; 9] = [-28, -21, -14, -7, 0, 7, 14, 21, 28];
+
+/// `amount` as exact integer chunks `(exponent, value)` with `amount = Σ value × 10^exponent`,
+/// each `|value| < 10^7` and `exponent` one of [`REVENUE_CHUNK_EXPONENTS`]; zero chunks left out.
+///
+/// Why: revenue sums must be exact and updated inside the projection's atomic script.
+/// `HINCRBYFLOAT` is binary floating point and decimal text arithmetic in Lua is slow; a sum of
+/// chunks moves with native `HINCRBY` per chunk (an `i64` field holds ~9×10^11 additions of
+/// chunks) and [`OrderAnalytics::from_hash`] adds them up exactly.
+pub fn revenue_chunks(amount: Money) -> Vec<(i32, i64)> {
+    let decimal = amount.decimal().normalize();
+    let scale = decimal.scale() as i32;
+    let step = REVENUE_CHUNK_DIGITS as i32;
+    // The lowest chunk's exponent: -scale rounded down to a multiple of the chunk width.
+    let mut exponent = -((scale + step - 1) / step * step);
+    // |mantissa| < 2^96 and the shift is < 10^7, so this stays far inside i128.
+    let mut rest = decimal.mantissa() * 10i128.pow((-scale - exponent) as u32);
+    let base = 10i128.pow(REVENUE_CHUNK_DIGITS);
+    let mut chunks = Vec::new();
+    while rest != 0 {
+        // `%` keeps the sign of `rest`, so every chunk has the amount's sign.
+        let value = rest % base;
+        if value != 0 {
+            chunks.push((exponent, value as i64));
+        }
+        rest /= base;
+        exponent += step;
+    }
+    chunks
+}
+
+/// The sum of revenue chunks (inverse of [`revenue_chunks`]), or `None` beyond `Money`'s range.
+pub fn sum_revenue_chunks(chunks: impl IntoIterator<Item = (i32, i64)>) -> Option<Money> {
+    let mut total = rust_decimal::Decimal::ZERO;
+    for (exponent, value) in chunks {
+        let part = if exponent < 0 {
+            rust_decimal::Decimal::try_new(value, exponent.unsigned_abs()).ok()?
+        } else {
+            rust_decimal::Decimal::from(value).checked_mul(
+                rust_decimal::Decimal::from_i128_with_scale(
+                    10i128.checked_pow(exponent as u32)?,
+                    0,
+                ),
+            )?
+        };
+        total = total.checked_add(part)?;
+    }
+    Some(Money::new(total))
+}
+
+/// Field names of the `OrderAnalytics` hash. Counts are integers; revenues are integer chunks
+/// (one field per exponent in use, see [`revenue_chunks`]).
 pub mod analytics_fields {
     use crate::orders::OrderStatus;
 
     /// Orders ever placed.
     pub const ORDERS: &str = "orders";
-    /// Sum of `totalAmount` of every order ever placed.
-    pub const REVENUE: &str = "revenue";
 
     /// Orders currently in `status`: `orders:pending`, ….
     pub fn orders_in(status: OrderStatus) -> String {
         format!("orders:{}", status.as_str())
     }
 
-    /// Revenue of the orders currently in `status`: `revenue:pending`, ….
-    pub fn revenue_in(status: OrderStatus) -> String {
-        format!("revenue:{}", status.as_str())
+    /// The chunk of exponent `exponent` of the revenue of every order ever placed:
+    /// `revenue:e-7`, `revenue:e0`, ….
+    pub fn revenue_chunk(exponent: i32) -> String {
+        format!("revenue:e{exponent}")
     }
+
+    /// The chunk of exponent `exponent` of the revenue of the orders now in `status`:
+    /// `revenue:pending:e-7`, ….
+    pub fn revenue_chunk_in(status: OrderStatus, exponent: i32) -> String {
+        format!("revenue:{}:e{exponent}", status.as_str())
+    }
+}
+
+/// Field of the `OrderSummary` hash holding one chunk of the order's `totalAmount`
+/// (`_amount:e-7`): projection-internal, so a status change moves the revenue with `HINCRBY`
+/// without parsing text. [`OrderSummary::from_hash`] ignores these fields.
+pub fn summary_amount_chunk_field(exponent: i32) -> String {
+    format!("_amount:e{exponent}")
 }
 
 impl OrderAnalytics {
@@ -246,21 +315,28 @@ impl OrderAnalytics {
         let count = |field: &str| -> Result<u64, ReadModelError> {
             hash.get(field).map_or(Ok(0), |text| parse(field, text))
         };
-        let money = |field: &str| -> Result<Money, ReadModelError> {
-            hash.get(field)
-                .map_or(Ok(Money::ZERO), |text| parse(field, text))
+        let revenue = |field: &dyn Fn(i32) -> String| -> Result<Money, ReadModelError> {
+            let mut chunks = Vec::new();
+            for exponent in REVENUE_CHUNK_EXPONENTS {
+                let name = field(exponent);
+                if let Some(text) = hash.get(&name) {
+                    chunks.push((exponent, parse::<i64>(&name, text)?));
+                }
+            }
+            sum_revenue_chunks(chunks)
+                .ok_or_else(|| ReadModelError::new(&field(0), "revenue out of range"))
         };
         let mut by_status = BTreeMap::new();
         for status in OrderStatus::ALL {
             let totals = StatusTotals {
                 count: count(&f::orders_in(status))?,
-                revenue: money(&f::revenue_in(status))?,
+                revenue: revenue(&|e| f::revenue_chunk_in(status, e))?,
             };
             by_status.insert(status.as_str().to_owned(), totals);
         }
         Ok(Self {
             total_orders: count(f::ORDERS)?,
-            total_revenue: money(f::REVENUE)?,
+            total_revenue: revenue(&f::revenue_chunk)?,
             by_status,
         })
     }
@@ -493,11 +569,12 @@ mod tests {
     fn analytics_hash_is_read_exactly() {
         let hash: HashMap<String, String> = [
             ("orders", "3"),
-            ("revenue", "0.3"),
+            ("revenue:e-7", "3000000"),
             ("orders:pending", "2"),
-            ("revenue:pending", "0.2"),
+            ("revenue:pending:e-7", "2000000"),
             ("orders:cancelled", "1"),
-            ("revenue:cancelled", "0.1"),
+            ("revenue:cancelled:e-7", "1000000"),
+            ("revenue:cancelled:e0", "0"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -509,6 +586,38 @@ mod tests {
         );
         assert_eq!(analytics.by_status["pending"].count, 2);
         assert_eq!(analytics.by_status["shipped"], StatusTotals::default());
+    }
+
+    #[test]
+    fn revenue_chunks_split_on_seven_digit_boundaries() {
+        let money = |s: &str| s.parse::<Money>().unwrap();
+        assert_eq!(revenue_chunks(money("20.08")), vec![(-7, 800_000), (0, 20)]);
+        assert_eq!(revenue_chunks(money("0")), vec![]);
+        assert_eq!(
+            revenue_chunks(money("12345678.5")),
+            vec![(-7, 5_000_000), (0, 2_345_678), (7, 1)]
+        );
+        assert_eq!(revenue_chunks(money("-0.1")), vec![(-7, -1_000_000)]);
+        assert_eq!(
+            revenue_chunks(money("0.0000000000000000000000000001")),
+            vec![(-28, 1)]
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn revenue_chunks_sum_back_to_the_amount(
+            mantissa in proptest::num::i64::ANY,
+            scale in 0u32..=28,
+        ) {
+            let amount = Money::new(rust_decimal::Decimal::new(mantissa, scale));
+            let chunks = revenue_chunks(amount);
+            for (exponent, value) in &chunks {
+                proptest::prop_assert!(REVENUE_CHUNK_EXPONENTS.contains(exponent));
+                proptest::prop_assert!(value.unsigned_abs() < 10u64.pow(REVENUE_CHUNK_DIGITS));
+            }
+            proptest::prop_assert_eq!(sum_revenue_chunks(chunks), Some(amount));
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use shared_domain::event::ReadEvent;
 use shared_domain::orders::{OrderCancelled, OrderDelivered, OrderPlaced, OrderShipped};
-use shared_domain::read_model::format_time;
+use shared_domain::read_model::{format_time, revenue_chunks};
 
 use super::ProjectionError;
 
@@ -27,6 +27,8 @@ pub(crate) enum Change {
         customer_id: String,
         /// Exact decimal text (`Money`'s `Display`).
         total_amount: String,
+        /// The total as exact integer chunks `(exponent, value)` for the revenue counters.
+        revenue: Vec<(i32, i64)>,
         item_count: usize,
         placed_at: String,
     },
@@ -94,6 +96,7 @@ fn project(index: usize, event: &ReadEvent) -> Result<ProjectedEvent, Projection
             Change::Placed {
                 customer_id: e.customer_id,
                 total_amount: e.total_amount.to_string(),
+                revenue: revenue_chunks(e.total_amount),
                 item_count: e.items.len(),
                 placed_at: format_time(e.placed_at),
             }
@@ -207,6 +210,7 @@ mod tests {
             Change::Placed {
                 customer_id: "c-1".into(),
                 total_amount: "0.5".into(),
+                revenue: vec![(-7, 5_000_000)],
                 item_count: 2,
                 placed_at: "2024-01-01T00:00:00.120Z".into(),
             }

@@ -24,7 +24,10 @@ use redis::aio::ConnectionManager;
 use serde::Serialize;
 use shared_domain::event::ReadEvent;
 use shared_domain::orders::OrderStatus;
-use shared_domain::read_model::{GenerationKeys, ReadModelKeys, generation_or_default};
+use shared_domain::read_model::{
+    GenerationKeys, ReadModelKeys, analytics_fields, generation_or_default,
+    summary_amount_chunk_field,
+};
 
 use event::{Change, ProjectedEvent, project_all};
 use scripts::{ADVANCE_CHECKPOINT, APPLY_EVENT, query_with_scripts};
@@ -313,13 +316,28 @@ impl Projector {
             Change::Placed {
                 customer_id,
                 total_amount,
+                revenue,
                 item_count,
                 placed_at,
-            } => invocation
-                .arg(customer_id)
-                .arg(total_amount)
-                .arg(item_count)
-                .arg(placed_at),
+            } => {
+                invocation
+                    .arg(customer_id)
+                    .arg(total_amount)
+                    .arg(item_count)
+                    .arg(placed_at)
+                    .arg(revenue.len());
+                for &(exponent, value) in revenue {
+                    invocation
+                        .arg(summary_amount_chunk_field(exponent))
+                        .arg(analytics_fields::revenue_chunk(exponent))
+                        .arg(analytics_fields::revenue_chunk_in(
+                            OrderStatus::Pending,
+                            exponent,
+                        ))
+                        .arg(value);
+                }
+                &mut invocation
+            }
             Change::Shipped {
                 tracking_number,
                 carrier,

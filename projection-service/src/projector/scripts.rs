@@ -6,14 +6,9 @@ use std::sync::LazyLock;
 use redis::aio::ConnectionManager;
 use redis::{ErrorKind, FromRedisValue, Pipeline, RedisResult, Script, ServerErrorKind};
 
-/// Applies one event to one generation (`lua/apply_event.lua`, with exact decimal helpers).
-pub(crate) static APPLY_EVENT: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(concat!(
-        include_str!("lua/decimal.lua"),
-        "\n",
-        include_str!("lua/apply_event.lua")
-    ))
-});
+/// Applies one event to one generation (`lua/apply_event.lua`).
+pub(crate) static APPLY_EVENT: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("lua/apply_event.lua")));
 
 /// Moves a generation's checkpoint forward and announces it (`lua/advance_checkpoint.lua`).
 pub(crate) static ADVANCE_CHECKPOINT: LazyLock<Script> =

@@ -35,6 +35,9 @@ pub use source::{EventSource, SourceError, event_store};
 const LEASE: Duration = Duration::from_secs(30);
 /// Pause before reading again when the live generation is (briefly) ahead.
 const CATCH_UP_PAUSE: Duration = Duration::from_millis(20);
+/// How long a caught-up rebuild waits for the store to show what the live generation holds
+/// before giving up (the store read is not the one the subscription delivers from).
+const CATCH_UP_LIMIT: Duration = Duration::from_secs(60);
 
 /// Why a rebuild did not complete.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +55,13 @@ pub enum RebuildError {
     /// The pointer moved while rebuilding (an operator edited it).
     #[error("the live generation changed during the rebuild")]
     PointerMoved,
+    /// Caught up with the store, yet the live generation holds later events for longer than
+    /// [`CATCH_UP_LIMIT`]: the rebuild reads another store than the one delivering.
+    #[error(
+        "the live read models hold events the event store does not return (is EVENTSTORE_NAME \
+         the store the subscription delivers from?)"
+    )]
+    StoreBehind,
     /// Shutdown asked the rebuild to stop; the half-built generation is deleted.
     #[error("the rebuild was cancelled")]
     Cancelled,
@@ -319,6 +329,8 @@ impl RebuildRun {
         };
         // One page is always in flight while the previous one is applied.
         let mut pending = read(progress.next_position);
+        // Since when the rebuild has been caught up without being allowed to switch.
+        let mut waiting_since: Option<Instant> = None;
         loop {
             let page = pending
                 .await
@@ -359,9 +371,17 @@ impl RebuildRun {
                         pending.abort();
                         return Ok(progress);
                     }
-                    Switch::NotYet => tokio::time::sleep(CATCH_UP_PAUSE).await,
+                    Switch::NotYet => {
+                        let since = *waiting_since.get_or_insert_with(Instant::now);
+                        if since.elapsed() > CATCH_UP_LIMIT {
+                            return Err(RebuildError::StoreBehind);
+                        }
+                        tokio::time::sleep(CATCH_UP_PAUSE).await;
+                    }
                     Switch::PointerMoved => return Err(RebuildError::PointerMoved),
                 }
+            } else {
+                waiting_since = None;
             }
         }
     }

@@ -44,10 +44,9 @@ pub fn read_event(
 }
 
 pub fn placed(order: &str, customer: &str, price: &str, quantity: u32) -> (String, Value) {
-    let price: Value = serde_json::from_str(price).unwrap();
-    let total = rust_decimal::Decimal::from_str_exact(&price.to_string()).unwrap()
-        * rust_decimal::Decimal::from(quantity);
-    let total: Value = serde_json::from_str(&total.normalize().to_string()).unwrap();
+    // As the domain computes it: exact Money, sent as a JSON number.
+    let price: shared_domain::money::Money = serde_json::from_str(price).unwrap();
+    let total = price * quantity;
     (
         "order.placed".into(),
         json!({"orderId": order, "customerId": customer,

@@ -6,7 +6,6 @@
 
 mod app;
 mod cli;
-mod decimal;
 mod end_to_end;
 mod events;
 mod helpers;

@@ -146,6 +146,34 @@ async fn revenue_stays_exact_over_many_cents() {
 }
 
 #[tokio::test]
+async fn revenue_with_many_digits_moves_exactly_between_statuses() {
+    let redis = TestRedis::new().await;
+    // 3 × 12345678.1234567 and 1 × 0.0000001: chunks at exponents -7, 0 and 7.
+    let (t1, d1) = placed("order-1", "c", "12345678.1234567", 3);
+    let (t2, d2) = placed("order-2", "c", "0.0000001", 1);
+    let (t3, d3) = cancelled("order-1");
+    let events = [
+        read_event("order-1", 1, 1, &t1, d1),
+        read_event("order-2", 1, 2, &t2, d2),
+        read_event("order-1", 2, 3, &t3, d3),
+    ];
+
+    redis.projector().apply(&events).await.unwrap();
+
+    let a = analytics(&redis).await;
+    assert_eq!(a.total_revenue.to_string(), "37037034.3703702");
+    assert_eq!(
+        a.by_status["cancelled"].revenue.to_string(),
+        "37037034.3703701"
+    );
+    assert_eq!(a.by_status["pending"].revenue.to_string(), "0.0000001");
+    assert_eq!(a.by_status["pending"].count, 1);
+    let s = summary(&redis, "order-1").await.unwrap();
+    assert_eq!(s.total_amount.to_string(), "37037034.3703701");
+    redis.cleanup().await;
+}
+
+#[tokio::test]
 async fn the_same_batch_delivered_twice_changes_nothing_the_second_time() {
     let events = histories(50, 1, 1);
     let once = baseline(&events).await;
