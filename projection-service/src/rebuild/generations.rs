@@ -149,6 +149,7 @@ impl Generations {
                 .key(self.keys.generation_pointer())
                 .key(self.keys.generation(new).checkpoint())
                 .key(self.keys.generation(from).high_water())
+                .key(self.keys.generation(new).high_water())
                 .arg(from)
                 .arg(new)
                 .arg(self.keys.checkpoint_channel()),

@@ -4,7 +4,8 @@
 --       4..7 status indexes (pending, shipped, delivered, cancelled),
 --       8 the customer's index (order.placed only; otherwise any key of the slot, unused),
 --       9 analytics (hash), 10 the generation's high-water mark.
--- ARGV: 1 the generation the caller believes is live ('' = do not check: a rebuild target),
+-- ARGV: 1 the generation the caller believes is live ('' = a rebuild target: no pointer check,
+--         no high-water mark),
 --       2 kind (placed|shipped|delivered|cancelled), 3 order id, 4 stream position,
 --       5 global position, then by kind:
 --       placed: 6 customer id, 7 total amount (exact decimal text), 8 item count, 9 placedAt,
@@ -111,8 +112,12 @@ else
   end
 end
 
-local current_high = tonumber(redis.call('GET', high_water) or '0')
-if tonumber(global_text) > current_high then
-  redis.call('SET', high_water, global_text)
+-- The high-water mark guards a rebuild's switch away from a live generation; a generation being
+-- rebuilt ('' above) gets its mark from the switch.
+if expected_generation ~= '' then
+  local current_high = tonumber(redis.call('GET', high_water) or '0')
+  if tonumber(global_text) > current_high then
+    redis.call('SET', high_water, global_text)
+  end
 end
 return 1
