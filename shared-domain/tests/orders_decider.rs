@@ -147,6 +147,19 @@ fn placing_an_order_without_items_is_a_validation_error() {
 }
 
 #[test]
+fn dot_segments_are_not_order_ids() {
+    for id in [".", ".."] {
+        let err = given_when(&[], &place(id, vec![item("prod-1", 1, "1")])).unwrap_err();
+        assert!(
+            matches!(err, DomainError::Validation { .. }),
+            "{id}: {err:?}"
+        );
+        assert!(err.message().contains("orderId"), "{}", err.message());
+    }
+    assert!(given_when(&[], &place("a..b", vec![item("prod-1", 1, "1")])).is_ok());
+}
+
+#[test]
 fn shipping_requires_pending() {
     for (given, status) in [
         (shipped(), "shipped"),

@@ -71,6 +71,13 @@ impl StreamId {
         if chars == 0 {
             return Err("a stream id must not be empty".to_owned());
         }
+        if text == "." || text == ".." {
+            // URL clients (browsers, reqwest, the url crate) resolve these as path steps, even
+            // percent-encoded: such a stream could be written by a few and read by nobody.
+            return Err(format!(
+                "{text:?} is not a stream id: URLs treat it as a path step"
+            ));
+        }
         if chars > MAX_STREAM_ID_CHARS {
             return Err(format!(
                 "a stream id is at most {MAX_STREAM_ID_CHARS} characters; got {chars}"
@@ -167,6 +174,15 @@ mod tests {
         assert!(StreamId::parse("").is_err());
         assert!(StreamId::parse("a\nb").is_err());
         assert!(StreamId::parse("a\u{0}b").is_err());
+    }
+
+    #[test]
+    fn dot_segments_are_not_stream_ids_but_dotted_names_are() {
+        assert!(StreamId::parse(".").is_err());
+        assert!(StreamId::parse("..").is_err());
+        for good in ["...", "a..b", "../x", ".hidden"] {
+            assert!(StreamId::parse(good).is_ok(), "{good}");
+        }
     }
 
     #[test]

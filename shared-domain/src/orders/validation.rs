@@ -27,6 +27,14 @@ pub fn validate_id(field: &str, value: &str) -> Result<(), DomainError> {
             format!("{field} must not be empty"),
         ));
     }
+    if value == "." || value == ".." {
+        // An id is a URL path segment (`/orders/{orderId}`, the store's stream URL), and URL
+        // clients resolve these two as path steps: the request would reach another route.
+        return Err(DomainError::invalid_field(
+            field,
+            format!("{field} must not be \".\" or \"..\""),
+        ));
+    }
     if value.len() > MAX_ID_LEN {
         return Err(DomainError::invalid_field(
             field,
