@@ -298,7 +298,15 @@ impl EventStoreClient {
     }
 
     fn stream_url(&self, stream_id: &str) -> Result<Url, StoreError> {
-        // `extend` percent-encodes each segment, `/` included.
+        // `extend` percent-encodes each segment, `/` included — but silently drops `.` and `..`
+        // (URL dot segments), which would address another route: refuse them here.
+        if stream_id == "." || stream_id == ".." {
+            return Err(StoreError::Rejected {
+                status: 400,
+                error: "ValidationError".to_owned(),
+                message: format!("{stream_id:?} is not a stream id: URLs treat it as a path step"),
+            });
+        }
         self.url(&["api", "event-stores", self.store(), "streams", stream_id])
     }
 
@@ -430,6 +438,21 @@ mod tests {
             url.as_str(),
             "http://host:8081/api/event-stores/orders/streams/tenant%2Forder%201%3Fx"
         );
+    }
+
+    #[test]
+    fn dot_segments_are_refused_rather_than_dropped() {
+        let client = EventStoreClient::new("http://host:8081/", "orders").unwrap();
+        for id in [".", ".."] {
+            assert!(
+                matches!(
+                    client.stream_url(id),
+                    Err(StoreError::Rejected { status: 400, .. })
+                ),
+                "{id}"
+            );
+        }
+        assert!(client.stream_url("a..b").is_ok());
     }
 
     #[test]
