@@ -32,13 +32,40 @@ pub enum DbError {
     Migrate(String),
 }
 
+/// How long sent data may stay unacknowledged, and how long an idle connection may stay
+/// silent (keepalive probes), before a connection to PostgreSQL counts as dead.
+const DEAD_PEER_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The connection settings of `database_url`, with bounds on every wait the URL leaves open:
+/// connecting (`connect_timeout`), and a server that vanished without closing the connection —
+/// a network partition or a crashed host — which would otherwise hang a query (or the LISTEN
+/// connection) until the kernel's TCP time-out, a quarter of an hour (`tcp_user_timeout`,
+/// keepalives). Values set in the URL win.
+pub fn connection_config(
+    database_url: &str,
+    connect_timeout: Duration,
+) -> Result<tokio_postgres::Config, DbError> {
+    let mut pg: tokio_postgres::Config = database_url
+        .parse()
+        .map_err(|e: tokio_postgres::Error| DbError::BadUrl(e.to_string()))?;
+    if pg.get_connect_timeout().is_none() {
+        pg.connect_timeout(connect_timeout);
+    }
+    if pg.get_tcp_user_timeout().is_none() {
+        pg.tcp_user_timeout(DEAD_PEER_TIMEOUT);
+    }
+    if pg.get_keepalives_idle() > DEAD_PEER_TIMEOUT {
+        pg.keepalives_idle(DEAD_PEER_TIMEOUT / 2)
+            .keepalives_interval(Duration::from_secs(5))
+            .keepalives_retries(2);
+    }
+    Ok(pg)
+}
+
 /// A pool of at most `config.db_pool_size` connections; a request waits at most
 /// `config.db_timeout` for one. Connecting is lazy: this does not touch the server.
 pub fn pool(config: &Config) -> Result<Pool, DbError> {
-    let pg: tokio_postgres::Config = config
-        .database_url
-        .parse()
-        .map_err(|e: tokio_postgres::Error| DbError::BadUrl(e.to_string()))?;
+    let pg = connection_config(&config.database_url, config.db_timeout)?;
     let manager = Manager::from_config(
         pg,
         NoTls,
@@ -107,4 +134,25 @@ pub fn migrations_fingerprint() -> String {
         hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
     format!("{hash:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_wait_on_the_database_is_bounded_unless_the_url_says_otherwise() {
+        let pg = connection_config("postgres://u@h/db", Duration::from_secs(3)).unwrap();
+        assert_eq!(pg.get_connect_timeout(), Some(&Duration::from_secs(3)));
+        assert_eq!(pg.get_tcp_user_timeout(), Some(&DEAD_PEER_TIMEOUT));
+        assert!(pg.get_keepalives_idle() <= DEAD_PEER_TIMEOUT);
+
+        let pg = connection_config(
+            "postgres://u@h/db?connect_timeout=9&keepalives_idle=7",
+            Duration::from_secs(3),
+        )
+        .unwrap();
+        assert_eq!(pg.get_connect_timeout(), Some(&Duration::from_secs(9)));
+        assert_eq!(pg.get_keepalives_idle(), Duration::from_secs(7));
+    }
 }

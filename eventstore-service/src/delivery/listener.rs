@@ -14,6 +14,8 @@ use super::wakeups::{APPENDED_CHANNEL, SUBSCRIPTIONS_CHANNEL, Wakeups};
 
 const MIN_PAUSE: Duration = Duration::from_millis(100);
 const MAX_PAUSE: Duration = Duration::from_secs(5);
+/// Longest wait for the connection to be made.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Listens until `token` is cancelled.
 pub async fn run(database_url: String, wakeups: Wakeups, token: CancellationToken) {
@@ -38,8 +40,12 @@ pub async fn run(database_url: String, wakeups: Wakeups, token: CancellationToke
     }
 }
 
-async fn listen_once(database_url: &str, wakeups: &Wakeups) -> Result<(), tokio_postgres::Error> {
-    let (client, mut connection) = tokio_postgres::connect(database_url, NoTls).await?;
+async fn listen_once(
+    database_url: &str,
+    wakeups: &Wakeups,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let config = crate::db::connection_config(database_url, CONNECT_TIMEOUT)?;
+    let (client, mut connection) = config.connect(NoTls).await?;
     let mut messages = poll_fn(move |cx| connection.poll_message(cx));
     let statement = format!("LISTEN {APPENDED_CHANNEL}; LISTEN {SUBSCRIPTIONS_CHANNEL};");
     {
@@ -51,7 +57,7 @@ async fn listen_once(database_url: &str, wakeups: &Wakeups) -> Result<(), tokio_
                 done = &mut listen => { done?; break; }
                 message = messages.next() => match message {
                     Some(Ok(_)) => {}
-                    Some(Err(e)) => return Err(e),
+                    Some(Err(e)) => return Err(e.into()),
                     None => return Ok(()),
                 },
             }
