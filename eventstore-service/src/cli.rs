@@ -78,6 +78,14 @@ async fn serve() -> ExitCode {
         Ok(config) => config,
         Err(code) => return code,
     };
+    if let Err(problem) = config.check_auth() {
+        tracing::error!("{problem}");
+        eprintln!("eventstore-service: {problem}");
+        return ExitCode::from(2);
+    }
+    if config.api_key.is_none() {
+        tracing::warn!("EVENTSTORE_ALLOW_ANONYMOUS=true: every /api route is open to anyone");
+    }
     tracing::info!(
         database = %redact_url(&config.database_url),
         port = config.port,

@@ -18,8 +18,13 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
     ("PORT", "8081", "port to listen on"),
     (
         "EVENTSTORE_API_KEY",
-        "(unset: no auth)",
-        "when set, every /api route needs it as X-API-Key or Authorization: Bearer",
+        "(required by serve)",
+        "every /api route needs it as X-API-Key or Authorization: Bearer",
+    ),
+    (
+        "EVENTSTORE_ALLOW_ANONYMOUS",
+        "false",
+        "`true` lets serve run without EVENTSTORE_API_KEY, every /api route open (local experiments only)",
     ),
     (
         "EVENTSTORE_MAX_BODY_BYTES",
@@ -97,8 +102,11 @@ pub struct Config {
     pub host: IpAddr,
     /// Port to bind; 0 picks a free one (tests).
     pub port: u16,
-    /// The API key every `/api` route needs; `None` switches authentication off.
+    /// The API key every `/api` route needs; `None` switches authentication off, which `serve`
+    /// refuses unless `allow_anonymous` (see [`Config::check_auth`]).
     pub api_key: Option<String>,
+    /// `EVENTSTORE_ALLOW_ANONYMOUS`: the operator's explicit consent to an open API.
+    pub allow_anonymous: bool,
     /// Largest request body, in bytes.
     pub max_body_bytes: usize,
     /// Most events in one append.
@@ -131,7 +139,10 @@ impl Config {
             database_url: vars.or("DATABASE_URL", DEFAULT_DATABASE_URL.to_owned())?,
             host: vars.or("HOST", IpAddr::from([0, 0, 0, 0]))?,
             port: vars.or("PORT", DEFAULT_PORT)?,
-            api_key: vars.opt("EVENTSTORE_API_KEY")?,
+            api_key: vars
+                .opt::<String>("EVENTSTORE_API_KEY")?
+                .filter(|key| !key.trim().is_empty()),
+            allow_anonymous: vars.flag("EVENTSTORE_ALLOW_ANONYMOUS", false)?,
             max_body_bytes: vars.or("EVENTSTORE_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)?,
             max_events_per_append: vars.or(
                 "EVENTSTORE_MAX_EVENTS_PER_APPEND",
@@ -145,6 +156,22 @@ impl Config {
             shutdown: ShutdownSettings::from_vars(vars)?,
             subscriptions: crate::delivery::DeliverySettings::from_vars(vars)?,
         })
+    }
+
+    /// Whether `serve` may run with these credentials: an API key, or the explicit
+    /// `EVENTSTORE_ALLOW_ANONYMOUS=true`. A store that forgot its key would otherwise take
+    /// appends, deletions and subscriptions (which make it call URLs) from anyone who can reach it.
+    pub fn check_auth(&self) -> Result<(), String> {
+        if self.api_key.is_some() || self.allow_anonymous {
+            Ok(())
+        } else {
+            Err(
+                "EVENTSTORE_API_KEY is not set: every /api route would be open. Set it (clients \
+                 send it as X-API-Key), or set EVENTSTORE_ALLOW_ANONYMOUS=true to run without \
+                 authentication on purpose."
+                    .to_owned(),
+            )
+        }
     }
 
     /// Settings for a test or an embedded instance: this database, port 0 on 127.0.0.1, the
@@ -185,6 +212,26 @@ mod tests {
         assert_eq!(config.max_body_bytes, 1024 * 1024);
         assert_eq!(config.api_key, None);
         assert!(config.migrate_on_start);
+    }
+
+    #[test]
+    fn serving_without_a_key_needs_explicit_consent() {
+        let config =
+            |pairs: &[(&str, &str)]| Config::from_vars(&Vars::from_pairs(pairs.to_vec())).unwrap();
+        assert!(config(&[]).check_auth().is_err());
+        assert!(
+            config(&[("EVENTSTORE_API_KEY", "  ")])
+                .check_auth()
+                .is_err()
+        );
+        assert!(config(&[("EVENTSTORE_API_KEY", "k")]).check_auth().is_ok());
+        assert!(
+            config(&[("EVENTSTORE_ALLOW_ANONYMOUS", "true")])
+                .check_auth()
+                .is_ok()
+        );
+        let error = config(&[]).check_auth().unwrap_err();
+        assert!(error.contains("EVENTSTORE_ALLOW_ANONYMOUS"), "{error}");
     }
 
     #[test]
