@@ -35,12 +35,12 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
     (
         "PROJECTION_AUTH_TOKEN",
         "(required for serve)",
-        "bearer token the event store's webhook must send",
+        "bearer token the event store's webhook must send; several (space or comma separated) are all accepted, to rotate it",
     ),
     (
         "PROJECTION_WEBHOOK_SECRET",
         "(unset: no signature check)",
-        "Standard Webhooks secret `whsec_…`; when set, deliveries must be signed (5 min tolerance)",
+        "Standard Webhooks secret `whsec_…`, or several (space or comma separated, any verifies: rotation); when set, deliveries must be signed (5 min tolerance)",
     ),
     (
         "PROJECTION_ADMIN_TOKEN",

@@ -1,10 +1,15 @@
 //! Who may deliver: the bearer token (always) and, when a secret is configured, a valid
 //! Standard Webhooks signature over the exact body within a 5-minute tolerance — verified with
 //! the `standardwebhooks` crate, the specification's reference implementation.
+//!
+//! The setting may hold several secrets (`"whsec_new whsec_old"`, whitespace or commas): a
+//! signature made with any of them is accepted, so a secret is rotated without downtime (see
+//! SECURITY.md).
 
 use actix_web::HttpRequest;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use shared_domain::service::ApiError;
+use shared_domain::service::auth::secret_list;
 use standardwebhooks::{
     HEADER_WEBHOOK_ID, HEADER_WEBHOOK_SIGNATURE, HEADER_WEBHOOK_TIMESTAMP, Webhook, WebhookError,
 };
@@ -12,9 +17,10 @@ use standardwebhooks::{
 /// The prefix of a Standard Webhooks secret.
 const SECRET_PREFIX: &str = "whsec_";
 
-/// Verifies signatures with one secret.
+/// Verifies signatures with one or more secrets.
 pub struct SignatureCheck {
-    webhook: Webhook,
+    /// One verifier per accepted secret (never empty).
+    webhooks: Vec<Webhook>,
 }
 
 impl std::fmt::Debug for SignatureCheck {
@@ -24,18 +30,16 @@ impl std::fmt::Debug for SignatureCheck {
 }
 
 impl SignatureCheck {
-    /// A check with `secret` (`whsec_<base64>`); the error says what is wrong without
-    /// repeating the value.
-    pub fn new(secret: &str) -> Result<Self, String> {
-        let encoded = secret
-            .strip_prefix(SECRET_PREFIX)
-            .ok_or_else(|| format!("a secret starting with {SECRET_PREFIX:?}"))?;
-        if encoded.is_empty() {
-            return Err(format!("{SECRET_PREFIX} followed by a base64 key"));
+    /// A check with `secrets`: one `whsec_<base64>`, or several separated by whitespace or
+    /// commas. The error says what is wrong without repeating a value.
+    pub fn new(secrets: &str) -> Result<Self, String> {
+        let webhooks = secret_list(secrets)
+            .map(verifier)
+            .collect::<Result<Vec<_>, _>>()?;
+        if webhooks.is_empty() {
+            return Err(format!("a secret starting with {SECRET_PREFIX:?}"));
         }
-        let webhook =
-            Webhook::new(secret).map_err(|_| format!("{SECRET_PREFIX} followed by base64"))?;
-        Ok(Self { webhook })
+        Ok(Self { webhooks })
     }
 
     /// `Ok` when `body` carries a valid signature in `req`'s `webhook-*` headers, signed within
@@ -55,10 +59,31 @@ impl SignatureCheck {
                 headers.insert(HeaderName::from_static(name), value);
             }
         }
-        self.webhook
-            .verify(body, &headers)
-            .map_err(|e| ApiError::unauthorized(describe(&e)))
+        let mut first_error = None;
+        for webhook in &self.webhooks {
+            match webhook.verify(body, &headers) {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        Err(ApiError::unauthorized(first_error.map_or_else(
+            || "invalid webhook signature".to_owned(),
+            |e| describe(&e),
+        )))
     }
+}
+
+/// A verifier for one `whsec_<base64>` secret.
+fn verifier(secret: &str) -> Result<Webhook, String> {
+    let encoded = secret
+        .strip_prefix(SECRET_PREFIX)
+        .ok_or_else(|| format!("a secret starting with {SECRET_PREFIX:?}"))?;
+    if encoded.is_empty() {
+        return Err(format!("{SECRET_PREFIX} followed by a base64 key"));
+    }
+    Webhook::new(secret).map_err(|_| format!("{SECRET_PREFIX} followed by base64"))
 }
 
 /// A 401 message for a failed verification: what to fix, never the expected signature.
@@ -87,8 +112,14 @@ mod tests {
 
     const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
+    const OLD_SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
+
     fn signed(body: &str, timestamp: i64) -> HttpRequest {
-        let signature = Webhook::new(SECRET)
+        signed_with(SECRET, body, timestamp)
+    }
+
+    fn signed_with(secret: &str, body: &str, timestamp: i64) -> HttpRequest {
+        let signature = Webhook::new(secret)
             .unwrap()
             .sign("msg_1", timestamp, body.as_bytes())
             .unwrap();
@@ -141,6 +172,29 @@ mod tests {
             "{}",
             error.message()
         );
+    }
+
+    #[test]
+    fn during_a_rotation_both_secrets_verify_and_others_do_not() {
+        let check = SignatureCheck::new(&format!("{SECRET} {OLD_SECRET}")).unwrap();
+        assert!(
+            check
+                .verify(&signed_with(SECRET, "{}", now()), b"{}")
+                .is_ok()
+        );
+        assert!(
+            check
+                .verify(&signed_with(OLD_SECRET, "{}", now()), b"{}")
+                .is_ok()
+        );
+        let other = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSx";
+        let error = check
+            .verify(&signed_with(other, "{}", now()), b"{}")
+            .unwrap_err();
+        assert_eq!(error.status(), 401);
+        assert!(SignatureCheck::new(&format!("{SECRET},{OLD_SECRET}")).is_ok());
+        assert!(SignatureCheck::new(&format!("{SECRET} not-a-secret")).is_err());
+        assert!(SignatureCheck::new(" , ").is_err());
     }
 
     #[test]

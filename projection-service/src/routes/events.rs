@@ -1,5 +1,5 @@
 //! `POST /api/projections/orders/events`: the walkthrough's projection route. Checks in this
-//! order — bearer token (401), body size and type (413/415), Standard Webhooks signature when a
+//! order — bearer token, any of `PROJECTION_AUTH_TOKEN`'s (401), body size and type (413/415), Standard Webhooks signature when a
 //! secret is set (401), JSON shape of every event (400) — and writes nothing unless all pass.
 //! Answers `{"success": true, "processed": n}` only once Redis holds the result; any Redis
 //! failure is a 503 so the store retries.
@@ -10,7 +10,7 @@ use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use serde_json::json;
-use shared_domain::service::auth::require_token;
+use shared_domain::service::auth::require_any_token;
 use shared_domain::service::json::parse_json;
 use shared_domain::service::{ApiError, JsonBytes};
 use shared_domain::wire::WebhookDelivery;
@@ -58,7 +58,7 @@ pub async fn receive(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    require_token(&req, state.auth_token.expose()).inspect_err(|_| {
+    require_any_token(&req, state.auth_token.expose()).inspect_err(|_| {
         state.metrics.batch_failed("unauthorized");
     })?;
     let JsonBytes(body) = JsonBytes::from_request(&req, &mut payload.into_inner()).await?;

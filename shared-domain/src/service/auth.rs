@@ -52,6 +52,33 @@ pub fn require_token(req: &HttpRequest, expected: &str) -> Result<(), ApiError> 
     }
 }
 
+/// The secrets of a setting that may hold several at once, separated by whitespace or commas
+/// (`"new-token old-token"`): during a rotation both the new and the old one are accepted.
+pub fn secret_list(setting: &str) -> impl Iterator<Item = &str> {
+    setting
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|s| !s.is_empty())
+}
+
+/// [`require_token`] against every secret of `expected` ([`secret_list`]): `Ok` when the
+/// request carries any of them. Each is compared in constant time, and all of them are compared,
+/// so the answer's timing does not tell which one nearly matched.
+pub fn require_any_token(req: &HttpRequest, expected: &str) -> Result<(), ApiError> {
+    let Some(presented) = api_key(req) else {
+        return Err(ApiError::unauthorized(
+            "missing credentials: send Authorization: Bearer <token> or X-API-Key",
+        ));
+    };
+    let matched = secret_list(expected).fold(false, |found, secret| {
+        found | constant_time_eq(presented.as_bytes(), secret.as_bytes())
+    });
+    if matched {
+        Ok(())
+    } else {
+        Err(ApiError::unauthorized("invalid credentials"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use actix_web::test::TestRequest;
@@ -110,6 +137,26 @@ mod tests {
             .insert_header(("Authorization", "Bearer x"))
             .to_http_request();
         assert!(require_token(&req, "").is_err());
+    }
+
+    #[test]
+    fn any_token_of_a_list_is_accepted_during_a_rotation() {
+        let with = |token: &str| {
+            TestRequest::default()
+                .insert_header(("Authorization", format!("Bearer {token}")))
+                .to_http_request()
+        };
+        let setting = "new-token, old-token";
+        assert!(require_any_token(&with("new-token"), setting).is_ok());
+        assert!(require_any_token(&with("old-token"), setting).is_ok());
+        assert!(require_any_token(&with("new-token, old-token"), setting).is_err());
+        assert!(require_any_token(&with("other"), setting).is_err());
+        assert!(require_any_token(&with("x"), "").is_err());
+        assert!(require_any_token(&with("x"), " , ").is_err());
+        assert_eq!(
+            secret_list(" a,b  c ,").collect::<Vec<_>>(),
+            ["a", "b", "c"]
+        );
     }
 
     #[test]
