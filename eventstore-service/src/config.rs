@@ -19,7 +19,7 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
     (
         "EVENTSTORE_API_KEY",
         "(required by serve)",
-        "every /api route needs it as X-API-Key or Authorization: Bearer",
+        "every /api route needs it as X-API-Key or Authorization: Bearer; several (space or comma separated) are all accepted, to rotate it",
     ),
     (
         "EVENTSTORE_ALLOW_ANONYMOUS",

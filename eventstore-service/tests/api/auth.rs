@@ -80,3 +80,25 @@ async fn health_metrics_and_openapi_stay_open_with_an_api_key() {
         assert_eq!(response.status(), StatusCode::OK, "{path}");
     }
 }
+
+#[tokio::test]
+async fn during_a_rotation_both_listed_keys_are_accepted_and_no_other() {
+    let app = spawn_app_with(|config| config.api_key = Some("new-key old-key".to_owned())).await;
+    for (key, expected) in [
+        ("new-key", StatusCode::CREATED),
+        ("old-key", StatusCode::CREATED),
+        ("new-key old-key", StatusCode::UNAUTHORIZED),
+        ("other-key", StatusCode::UNAUTHORIZED),
+    ] {
+        let response = app
+            .http
+            .post(app.stream_url(STORE, "s"))
+            .header("x-api-key", key)
+            .json(&events_body(1, json!("any")))
+            .send()
+            .await
+            .unwrap();
+
+        assert_eq!(response.status(), expected, "{key}");
+    }
+}

@@ -92,7 +92,12 @@ impl TestApp {
     }
 
     fn authed(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        match &self.api_key {
+        // The first key when the setting lists several (a rotation in progress).
+        match self
+            .api_key
+            .as_deref()
+            .and_then(|keys| keys.split_whitespace().next())
+        {
             Some(key) => request.header("x-api-key", key),
             None => request,
         }
