@@ -52,6 +52,11 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
         "most events one group-commit transaction writes",
     ),
     (
+        "EVENTSTORE_BATCHES_IN_FLIGHT",
+        "4",
+        "group-commit batches of one store written at once (never two with a stream in common)",
+    ),
+    (
         "EVENTSTORE_MIGRATE_ON_START",
         "true",
         "apply pending migrations (under a lock) before serving",
@@ -117,6 +122,8 @@ pub struct Config {
     pub db_timeout: Duration,
     /// Most events one group-commit transaction writes (a single larger append still goes alone).
     pub batch_max_events: usize,
+    /// Batches of one store written at once (each on its own connection).
+    pub batches_in_flight: usize,
     /// Whether `serve` applies pending migrations before it listens.
     pub migrate_on_start: bool,
     /// actix-web worker threads; `None`: one per CPU.
@@ -151,6 +158,7 @@ impl Config {
             db_pool_size: vars.or("EVENTSTORE_DB_POOL_SIZE", 16)?,
             db_timeout: vars.duration_ms("EVENTSTORE_DB_TIMEOUT_MS", Duration::from_secs(5))?,
             batch_max_events: vars.or("EVENTSTORE_BATCH_MAX_EVENTS", 5000)?,
+            batches_in_flight: vars.or("EVENTSTORE_BATCHES_IN_FLIGHT", 4)?,
             migrate_on_start: vars.flag("EVENTSTORE_MIGRATE_ON_START", true)?,
             http_workers: vars.opt("EVENTSTORE_HTTP_WORKERS")?,
             shutdown: ShutdownSettings::from_vars(vars)?,
