@@ -45,7 +45,7 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
     (
         "PROJECTION_ADMIN_TOKEN",
         "(unset: rebuild over HTTP disabled)",
-        "bearer token for POST /api/projections/orders/rebuild",
+        "bearer token for POST /api/projections/orders/rebuild; several (space or comma separated) are all accepted",
     ),
     (
         "REDIS_URL",

@@ -3,7 +3,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
-use shared_domain::service::auth::require_token;
+use shared_domain::service::auth::require_any_token;
 use shared_domain::service::{ApiError, TraceContext};
 
 use super::AppState;
@@ -45,7 +45,7 @@ pub async fn start(
             "rebuild over HTTP is disabled: set PROJECTION_ADMIN_TOKEN, or run the `rebuild` subcommand",
         ));
     };
-    require_token(&req, admin_token.expose())?;
+    require_any_token(&req, admin_token.expose())?;
     let run = state.rebuilder.start().await.map_err(|error| match error {
         RebuildError::AlreadyRunning => ApiError::conflict(
             "RebuildInProgress",
