@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use shared_domain::service::ShutdownSettings;
-use shared_domain::service::config::{ConfigError, Vars};
+use shared_domain::service::config::{ConfigError, Vars, redact_url};
 
 /// Every variable the service reads: name, default, meaning. Printed by `--help`.
 pub const ENV_VARS: &[(&str, &str, &str)] = &[
@@ -98,8 +98,9 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Default `EVENTSTORE_MAX_EVENTS_PER_APPEND`.
 pub const DEFAULT_MAX_EVENTS_PER_APPEND: usize = 1000;
 
-/// Everything the service is configured with.
-#[derive(Debug, Clone)]
+/// Everything the service is configured with. `Debug` shows neither the API key nor the
+/// database password.
+#[derive(Clone)]
 pub struct Config {
     /// PostgreSQL connection string (may carry a password: log it with `redact_url`).
     pub database_url: String,
@@ -132,6 +133,20 @@ pub struct Config {
     pub shutdown: ShutdownSettings,
     /// Subscriptions and webhook delivery (issue 4).
     pub subscriptions: crate::delivery::DeliverySettings,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &redact_url(&self.database_url))
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("allow_anonymous", &self.allow_anonymous)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("db_pool_size", &self.db_pool_size)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Config {
@@ -220,6 +235,18 @@ mod tests {
         assert_eq!(config.max_body_bytes, 1024 * 1024);
         assert_eq!(config.api_key, None);
         assert!(config.migrate_on_start);
+    }
+
+    #[test]
+    fn debug_shows_neither_the_key_nor_the_database_password() {
+        let config = Config::from_vars(&Vars::from_pairs([
+            ("EVENTSTORE_API_KEY", "key-that-must-not-leak"),
+            ("DATABASE_URL", "postgres://u:pg-password@db/x"),
+        ]))
+        .unwrap();
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("key-that-must-not-leak"), "{shown}");
+        assert!(!shown.contains("pg-password"), "{shown}");
     }
 
     #[test]
