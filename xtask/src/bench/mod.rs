@@ -4,6 +4,7 @@
 
 pub mod command;
 pub mod eventstore;
+pub mod projection;
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -24,6 +25,9 @@ pub enum Section {
     Eventstore(eventstore::Args),
     /// Commands end to end (place, then ship) against the store's own append, same run.
     Command(command::Args),
+    /// Order events into Redis read models: webhook batches and rebuild against raw pipelined
+    /// SETs, and append → read-model lag at a steady rate.
+    Projection(projection::Args),
 }
 
 /// Runs one section.
@@ -31,6 +35,7 @@ pub async fn run(section: Section) -> Result<(), BoxError> {
     match section {
         Section::Eventstore(args) => eventstore::run(args).await,
         Section::Command(args) => command::run(args).await,
+        Section::Projection(args) => projection::run(args).await,
     }
 }
 
