@@ -6,6 +6,7 @@
 
 mod app;
 mod cli;
+mod cluster;
 mod end_to_end;
 mod events;
 mod helpers;

@@ -12,10 +12,40 @@ pub struct OwnRedis {
     port: u16,
     dir: PathBuf,
     child: Option<Child>,
+    /// Extra `redis-server` arguments (cluster mode).
+    extra: Vec<String>,
 }
 
 impl OwnRedis {
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// A single-node Redis Cluster owning all 16384 slots: keys never move, but the server
+    /// enforces the cluster rules (a script or command touching keys of two slots fails).
+    pub fn start_cluster() -> Self {
+        let redis = Self::start_with(&["--cluster-enabled", "yes"]);
+        let mut conn = redis::Client::open(redis.url())
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        redis::cmd("CLUSTER")
+            .arg("ADDSLOTSRANGE")
+            .arg(0)
+            .arg(16383)
+            .exec(&mut conn)
+            .unwrap();
+        for _ in 0..200 {
+            let info: String = redis::cmd("CLUSTER").arg("INFO").query(&mut conn).unwrap();
+            if info.contains("cluster_state:ok") {
+                return redis;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("the single-node cluster did not become ok");
+    }
+
+    fn start_with(extra: &[&str]) -> Self {
         // Another test may grab the same "free" port between our look-up and the server's
         // bind; then our server exits at once and we try another port.
         for _ in 0..10 {
@@ -26,6 +56,7 @@ impl OwnRedis {
                 port,
                 dir,
                 child: None,
+                extra: extra.iter().map(|s| (*s).to_owned()).collect(),
             };
             if redis.spawn() {
                 return redis;
@@ -51,6 +82,7 @@ impl OwnRedis {
             ])
             .arg("--dir")
             .arg(&self.dir)
+            .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -13,6 +13,44 @@ use crate::events::histories;
 use crate::helpers::TestRedis;
 use crate::store_stub::StoreStub;
 
+/// The real query service on the projection's namespace.
+struct QueryService {
+    address: String,
+    shutdown: shared_domain::service::Shutdown,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl QueryService {
+    async fn start(app: &TestApp) -> Self {
+        let mut config =
+            query_service::Config::new(app.redis.url.clone(), app.redis.namespace.clone());
+        config.host = std::net::Ipv4Addr::LOCALHOST.into();
+        config.port = 0;
+        let query = query_service::Application::build(config).unwrap();
+        let address = format!("http://127.0.0.1:{}", query.port());
+        let shutdown = shared_domain::service::Shutdown::new();
+        let server = tokio::spawn(query.run_until_stopped(shutdown.clone()));
+        Self {
+            address,
+            shutdown,
+            server,
+        }
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        let response = reqwest::get(format!("{}{path}", self.address))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().await.unwrap()
+    }
+
+    async fn stop(self) {
+        self.shutdown.trigger();
+        let _ = self.server.await;
+    }
+}
+
 async fn start_rebuild(app: &TestApp) -> reqwest::Response {
     app.client
         .post(app.url("/api/projections/orders/rebuild"))
@@ -83,13 +121,18 @@ async fn rebuild_of_10000_events_equals_live_while_queries_and_deliveries_go_on(
     let started: Value = started.json().await.unwrap();
     let new_generation = started["generation"].as_str().unwrap().to_owned();
     let probe_order = events[0].stream_id.clone();
+    let query = QueryService::start(&app).await;
     let mut queries_during_rebuild = 0;
     for batch in more.chunks(50) {
         // The store commits, then delivers.
         stub.append(batch);
         assert_eq!(app.deliver(batch).await.status(), 200);
-        // A query meanwhile: the live generation answers, complete.
+        // Queries meanwhile, through the real query service: the live generation answers.
         if app.status().await["rebuild"]["state"] == json!("running") {
+            let order = query.get(&format!("/orders/{probe_order}")).await;
+            assert_eq!(order["orderId"], json!(probe_order));
+            let analytics = query.get("/analytics/orders").await;
+            assert!(analytics["totalOrders"].as_u64().unwrap() >= 3300);
             let mut conn = app.redis.conn.clone();
             let live = live_generation(&app).await;
             let summary: std::collections::HashMap<String, String> = conn
@@ -109,6 +152,9 @@ async fn rebuild_of_10000_events_equals_live_while_queries_and_deliveries_go_on(
         "the rebuild finished too fast to query during it"
     );
     assert_eq!(live_generation(&app).await, new_generation);
+    let order = query.get(&format!("/orders/{probe_order}")).await;
+    assert_eq!(order["orderId"], json!(probe_order));
+    query.stop().await;
     let all: Vec<ReadEvent> = events.iter().chain(&more).cloned().collect();
     let expected = reference(&all).await;
     let rebuilt = app.redis.dump().await;
