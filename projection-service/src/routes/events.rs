@@ -48,6 +48,8 @@ pub struct Processed {
         (status = 200, description = "Applied (or already applied) to Redis", body = Processed),
         (status = 400, description = "Malformed body or event; nothing written", body = shared_domain::service::ErrorBody),
         (status = 401, description = "Wrong token, or bad/stale signature", body = shared_domain::service::ErrorBody),
+        (status = 413, description = "Body over PROJECTION_MAX_BODY_BYTES", body = shared_domain::service::ErrorBody),
+        (status = 415, description = "Content-Type is not JSON", body = shared_domain::service::ErrorBody),
         (status = 500, description = "Events are missing before this batch (MissingPredecessor)", body = shared_domain::service::ErrorBody),
         (status = 503, description = "Redis unavailable; retry", body = shared_domain::service::ErrorBody),
     ),
