@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 
 use projection_service::projector::Projector;
-use redis::aio::ConnectionManager;
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use shared_domain::read_model::{ReadModelKeys, generation_or_default};
 use shared_domain::testing::redis::{delete_namespace, fresh_namespace, redis_url};
 
@@ -31,7 +33,12 @@ impl TestRedis {
         let url = url.to_owned();
         let namespace = namespace.to_owned();
         let client = redis::Client::open(url.as_str()).expect("valid REDIS_URL");
-        let conn = ConnectionManager::new(client)
+        // Generous time-outs: the suite runs many Redis-heavy tests at once on two cores, and
+        // redis-rs's default 500 ms response time-out then fails tests that are not about it.
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(5)))
+            .set_response_timeout(Some(Duration::from_secs(10)));
+        let conn = ConnectionManager::new_with_config(client, config)
             .await
             .expect("the test Redis is reachable");
         Self {
