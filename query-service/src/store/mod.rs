@@ -210,8 +210,10 @@ impl ReadModelStore {
             Some(c) => call.arg(c.score).arg(&c.order_id),
             None => call.arg("").arg(""),
         };
-        type Reply = (String, String, Vec<String>, Vec<Hash>);
+        type Reply = (String, String, Vec<String>, Vec<u8>);
         let (generation, checkpoint, found, summaries): Reply = self.run(&call).await?;
+        let summaries: Vec<Option<Vec<String>>> = serde_json::from_slice(&summaries)
+            .map_err(|e| StoreError::Corrupt(format!("page summaries: {e}")))?;
         let page = page_from_reply(&found, summaries, limit)?;
         Ok(Read {
             generation,
@@ -270,7 +272,7 @@ fn parse_position(text: &str) -> Result<u64, StoreError> {
 
 fn page_from_reply(
     found: &[String],
-    summaries: Vec<Hash>,
+    summaries: Vec<Option<Vec<String>>>,
     limit: usize,
 ) -> Result<Page, StoreError> {
     if !found.len().is_multiple_of(2) {
@@ -284,7 +286,10 @@ fn page_from_reply(
                 score: parse_position(&pair[1])?,
                 order_id: pair[0].clone(),
             },
-            summary: OrderSummary::from_hash(&summary)?,
+            summary: match summary {
+                Some(fields) => OrderSummary::from_hash(&pairs_to_hash(fields)?)?,
+                None => None,
+            },
         });
     }
     if entries.len() != ids.min(limit) {
@@ -296,6 +301,19 @@ fn page_from_reply(
         entries,
         has_more: ids > limit,
     })
+}
+
+/// `[field, value, …]` (a flattened `HGETALL`) as a map, moving the strings.
+fn pairs_to_hash(fields: Vec<String>) -> Result<Hash, StoreError> {
+    if !fields.len().is_multiple_of(2) {
+        return Err(StoreError::Corrupt("odd summary field list".to_owned()));
+    }
+    let mut hash = Hash::with_capacity(fields.len() / 2);
+    let mut fields = fields.into_iter();
+    while let (Some(field), Some(value)) = (fields.next(), fields.next()) {
+        hash.insert(field, value);
+    }
+    Ok(hash)
 }
 
 #[cfg(test)]
@@ -320,7 +338,7 @@ mod tests {
         let found: Vec<String> = ["o-3", "3", "o-2", "2", "o-1", "1"]
             .map(String::from)
             .to_vec();
-        let page = page_from_reply(&found, vec![Hash::new(), Hash::new()], 2).unwrap();
+        let page = page_from_reply(&found, vec![None, None], 2).unwrap();
         assert_eq!(page.entries.len(), 2);
         assert!(page.has_more);
         assert_eq!(
@@ -330,7 +348,7 @@ mod tests {
                 order_id: "o-2".to_owned()
             })
         );
-        let last = page_from_reply(&found[..4], vec![Hash::new(), Hash::new()], 2).unwrap();
+        let last = page_from_reply(&found[..4], vec![None, None], 2).unwrap();
         assert_eq!(last.next_cursor(), None);
     }
 }

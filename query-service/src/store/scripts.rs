@@ -62,8 +62,11 @@ return {{gen, checkpoint, redis.call('HGETALL', ARGV[3] .. gen .. ARGV[4])}}
 /// score and order id, or two empty strings for the first page.
 ///
 /// Takes up to `limit + 1` ids (the extra one only says whether a next page exists), fetches the
-/// summary hashes of the first `limit`, and answers
-/// `{gen, checkpoint, {id, score, …}, {{field, value, …}, …}}`.
+/// summary hashes of the first `limit`, and answers `{gen, checkpoint, {id, score, …},
+/// summaries}` where `summaries` is ONE string, the JSON array `[[field, value, …] | null, …]`
+/// (`null`: no such hash). One JSON string instead of a nested reply of ~1,300 bulk strings per
+/// page of 50: Redis's C `cjson` writes it faster than it writes the nested reply, and the
+/// service parses it several times faster than RESP (measured: see the README).
 ///
 /// Equal scores (which the layout never produces: each order has its own `order.placed`
 /// position) are still handled exactly: Redis orders them by member bytes, so after a cursor
@@ -112,11 +115,17 @@ else
   end
 end
 
-local summaries = {{}}
-for i = 1, math.min(#found / 2, limit) do
-  summaries[i] = redis.call('HGETALL', ARGV[5] .. gen .. ARGV[6] .. found[2 * i - 1])
+local count = math.min(#found / 2, limit)
+if count == 0 then
+  return {{gen, checkpoint, found, '[]'}}
 end
-return {{gen, checkpoint, found, summaries}}
+local summaries = {{}}
+for i = 1, count do
+  local fields = redis.call('HGETALL', ARGV[5] .. gen .. ARGV[6] .. found[2 * i - 1])
+  if #fields == 0 then fields = cjson.null end
+  summaries[i] = fields
+end
+return {{gen, checkpoint, found, cjson.encode(summaries)}}
 "
     ))
 });

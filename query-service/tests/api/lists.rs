@@ -166,3 +166,21 @@ async fn empty_status_lists_everything_as_in_the_walkthrough() {
 
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_entries_keep_quotes_slashes_and_unicode_exactly() {
+    // Pages travel from Redis as one JSON string (cjson); nothing may be lost on the way.
+    let app = spawn_app().await;
+    let mut model = Model::new();
+    let customer = "cust \"quoted\" \\ / é ✓ \u{1}";
+    app.project(&[model.place("order-1", customer, "0.1", 3)])
+        .await;
+
+    let (list, _) = app.page("/orders").await;
+    let single: Value = app.get("/orders/order-1").await.json().await.unwrap();
+
+    assert_eq!(list[0]["customerId"], customer);
+    assert_eq!(list[0], single, "a list entry equals the single read");
+    assert_eq!(list[0]["totalAmount"], serde_json::json!(0.3));
+    app.stop().await;
+}
