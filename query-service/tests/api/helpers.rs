@@ -36,6 +36,8 @@ pub fn test_config(redis_url: &str) -> Config {
     config.port = 0;
     config.http_workers = Some(2);
     config.shutdown.grace = Duration::from_secs(2);
+    // Generous under a loaded CI machine; the tests about time-outs set their own.
+    config.redis_timeout = Duration::from_secs(5);
     config
 }
 
