@@ -3,10 +3,12 @@
 //! append with one multi-row `INSERT … SELECT FROM UNNEST(…)` per table, notifies listeners and
 //! commits.
 //!
-//! Two round trips per batch, with prepared statements pipelined: `BEGIN` and the reads; then the
-//! counter `UPDATE` (the lock), the inserts, the notification and `COMMIT`. The inserts compute
-//! global positions in SQL from the counter the `UPDATE` just set, so the lock is held for no
-//! client round trip at all: only while the server runs the writes and flushes the commit.
+//! Four statements in two round trips, prepared and pipelined: `BEGIN` and the read (stream
+//! versions, plus idempotency keys and client event ids when the batch has any); then ONE
+//! statement whose data-modifying CTEs take the counter lock (`UPDATE … RETURNING`, which also
+//! notifies), insert the events, upsert the streams and record the idempotency keys, with global
+//! positions computed from the counter it just set — and `COMMIT`. The lock is held for no client
+//! round trip: only while the server runs that statement and flushes the commit.
 
 use std::collections::HashMap;
 
@@ -64,33 +66,41 @@ impl From<tokio_postgres::Error> for BatchError {
     }
 }
 
-const SQL_STORE: &str = "SELECT id FROM event_stores WHERE name = $1";
-const SQL_STORE_LOCKED: &str = "SELECT id FROM event_stores WHERE name = $1 FOR UPDATE";
-const SQL_STREAMS: &str = "SELECT s.stream_id, s.version FROM streams s \
-     JOIN event_stores e ON e.id = s.store_id WHERE e.name = $1 AND s.stream_id = ANY($2)";
-/// The global positions below are `counter after the UPDATE − batch total + offset` (offsets
-/// count from 1 across the batch): every write reads the counter row its own transaction just
-/// updated, and writes nothing if the store vanished meanwhile.
-const SQL_COUNTER: &str = "UPDATE event_stores \
-     SET counter = counter + $2, stream_count = stream_count + $3, event_bytes = event_bytes + $4 \
-     WHERE id = $1 RETURNING counter, now()";
-const SQL_INSERT_EVENTS: &str = "INSERT INTO events (store_id, global_position, stream_id, \
-       stream_position, event_id, type, data, metadata, schema_version, transaction_id, created_at) \
-     SELECT $1, c.counter - $2 + u.off, u.sid, u.sp, u.eid, u.t, u.d, u.m, u.sv, u.tx, now() \
-     FROM (SELECT counter FROM event_stores WHERE id = $1) c, \
-       UNNEST($3::bigint[], $4::text[], $5::bigint[], $6::uuid[], $7::text[], $8::jsonb[], \
-         $9::jsonb[], $10::int[], $11::uuid[]) AS u(off, sid, sp, eid, t, d, m, sv, tx)";
-const SQL_UPSERT_STREAMS: &str = "INSERT INTO streams (store_id, stream_id, version) \
-     SELECT c.id, u.sid, u.v FROM (SELECT id FROM event_stores WHERE id = $1) c, \
-       UNNEST($2::text[], $3::bigint[]) AS u(sid, v) \
-     ON CONFLICT (store_id, stream_id) DO UPDATE SET version = EXCLUDED.version";
-const SQL_INSERT_KEYS: &str = "INSERT INTO idempotency_keys \
-       (store_id, stream_id, key, request_hash, first_global_position, event_count) \
-     SELECT $1, u.sid, u.k, u.h, c.counter - $2 + u.off, u.n \
-     FROM (SELECT counter FROM event_stores WHERE id = $1) c, \
-       UNNEST($3::text[], $4::text[], $5::text[], $6::bigint[], $7::int[]) AS u(sid, k, h, off, n)";
-const SQL_NOTIFY: &str =
-    "SELECT pg_notify($1, $2 || ':' || counter) FROM event_stores WHERE id = $3";
+/// The store's id and the versions of the batch's streams that exist (one row with NULL stream
+/// columns when none does; no row when the store does not exist).
+const SQL_STREAMS: &str = "SELECT e.id, s.stream_id, s.version FROM event_stores e \
+     LEFT JOIN streams s ON s.store_id = e.id AND s.stream_id = ANY($2) WHERE e.name = $1";
+/// [`SQL_STREAMS`] taking the counter lock first ([`LockMode::First`]).
+const SQL_STREAMS_LOCKED: &str = "SELECT e.id, s.stream_id, s.version FROM event_stores e \
+     LEFT JOIN streams s ON s.store_id = e.id AND s.stream_id = ANY($2) WHERE e.name = $1 \
+     FOR UPDATE OF e";
+/// All the writes of a batch, in one statement. `c` takes the counter lock and notifies (at
+/// commit); global positions are `counter after the UPDATE − batch total + offset` (offsets count
+/// from 1 across the batch). If the store vanished since the read, `c` is empty and nothing is
+/// written.
+const SQL_WRITE: &str = "WITH c AS ( \
+       UPDATE event_stores SET counter = counter + $2, stream_count = stream_count + $3, \
+         event_bytes = event_bytes + $4 \
+       WHERE id = $1 \
+       RETURNING counter, now() AS at, pg_notify($5, $6 || ':' || counter) AS notified), \
+     ev AS ( \
+       INSERT INTO events (store_id, global_position, stream_id, stream_position, event_id, \
+         type, data, metadata, schema_version, transaction_id, created_at) \
+       SELECT $1, c.counter - $2 + u.off, u.sid, u.sp, u.eid, u.t, u.d, u.m, u.sv, u.tx, c.at \
+       FROM c, UNNEST($7::bigint[], $8::text[], $9::bigint[], $10::uuid[], $11::text[], \
+         $12::jsonb[], $13::jsonb[], $14::int[], $15::uuid[]) \
+         AS u(off, sid, sp, eid, t, d, m, sv, tx)), \
+     st AS ( \
+       INSERT INTO streams (store_id, stream_id, version) \
+       SELECT $1, u.sid, u.v FROM c, UNNEST($16::text[], $17::bigint[]) AS u(sid, v) \
+       ON CONFLICT (store_id, stream_id) DO UPDATE SET version = EXCLUDED.version), \
+     k AS ( \
+       INSERT INTO idempotency_keys \
+         (store_id, stream_id, key, request_hash, first_global_position, event_count) \
+       SELECT $1, u.sid, u.k, u.h, c.counter - $2 + u.off, u.n \
+       FROM c, UNNEST($18::text[], $19::text[], $20::text[], $21::bigint[], $22::int[]) \
+         AS u(sid, k, h, off, n)) \
+     SELECT counter, at FROM c";
 
 /// Stored results of the batch's idempotency keys: one row per event of each original append.
 fn sql_keys() -> String {
@@ -155,12 +165,11 @@ async fn read_snapshot(
     batch: &[&ValidAppend],
     mode: LockMode,
 ) -> Result<(i32, Snapshot), BatchError> {
-    let store_sql = match mode {
-        LockMode::Late => SQL_STORE,
-        LockMode::First => SQL_STORE_LOCKED,
+    let streams_sql = match mode {
+        LockMode::Late => SQL_STREAMS,
+        LockMode::First => SQL_STREAMS_LOCKED,
     };
-    let store_stmt = client.prepare_cached(store_sql).await?;
-    let streams_stmt = client.prepare_cached(SQL_STREAMS).await?;
+    let streams_stmt = client.prepare_cached(streams_sql).await?;
     let keys_stmt = client.prepare_cached(&sql_keys()).await?;
     let ids_stmt = client.prepare_cached(&sql_events_by_id()).await?;
 
@@ -186,10 +195,8 @@ async fn read_snapshot(
         .collect();
     let name = store.as_str();
 
-    let store_params: [&(dyn ToSql + Sync); 1] = [&name];
     let stream_params: [&(dyn ToSql + Sync); 2] = [&name, &stream_ids];
     let begin = client.batch_execute("BEGIN");
-    let store_row = client.query_opt(&store_stmt, &store_params);
     let streams = client.query(&streams_stmt, &stream_params);
     let key_rows = async {
         if keys.is_empty() {
@@ -207,17 +214,20 @@ async fn read_snapshot(
     };
     // join!, not try_join!: every reply is awaited, and the first error in statement order is
     // the cause (the later ones only say the transaction is aborted).
-    let (begun, store_row, streams, key_rows, id_rows) =
-        tokio::join!(begin, store_row, streams, key_rows, id_rows);
+    let (begun, streams, key_rows, id_rows) = tokio::join!(begin, streams, key_rows, id_rows);
     begun?;
-    let (store_row, streams, key_rows, id_rows) = (store_row?, streams?, key_rows?, id_rows?);
+    let (streams, key_rows, id_rows) = (streams?, key_rows?, id_rows?);
 
-    let store_id: i32 = store_row.ok_or(BatchError::StoreNotFound)?.try_get(0)?;
+    let store_id: i32 = streams
+        .first()
+        .ok_or(BatchError::StoreNotFound)?
+        .try_get(0)?;
     let mut snapshot = Snapshot::default();
     for row in streams {
-        snapshot
-            .stream_versions
-            .insert(row.try_get(0)?, to_u64(row.try_get(1)?));
+        if let Some(stream) = row.try_get::<_, Option<String>>(1)? {
+            let version: i64 = row.try_get(2)?;
+            snapshot.stream_versions.insert(stream, to_u64(version));
+        }
     }
     let mut originals: HashMap<(String, String), (String, Vec<ReadEvent>)> = HashMap::new();
     for row in key_rows {
@@ -319,22 +329,27 @@ async fn write_rows(
     batch: &[&ValidAppend],
     plan: &Plan,
 ) -> Result<(i64, DateTime<Utc>), BatchError> {
-    let counter = client.prepare_cached(SQL_COUNTER).await?;
-    let insert_events = client.prepare_cached(SQL_INSERT_EVENTS).await?;
-    let upsert_streams = client.prepare_cached(SQL_UPSERT_STREAMS).await?;
-    let insert_keys = client.prepare_cached(SQL_INSERT_KEYS).await?;
-    let notify = client.prepare_cached(SQL_NOTIFY).await?;
-
+    let write = client.prepare_cached(SQL_WRITE).await?;
     let total = to_i64(plan.total_events);
     let new_streams = to_i64(plan.new_streams);
     let bytes: i64 = accepted(batch, plan)
         .map(|(append, _)| to_i64(append.payload_bytes))
         .sum();
-
+    let name = store.as_str();
     let rows = EventRows::of(batch, plan);
-    let event_params: [&(dyn ToSql + Sync); 11] = [
+    let (version_streams, versions): (Vec<&str>, Vec<i64>) = plan
+        .final_versions
+        .iter()
+        .map(|(s, v)| (s.as_str(), to_i64(*v)))
+        .unzip();
+    let keys = KeyRows::of(batch, plan);
+    let params: [&(dyn ToSql + Sync); 22] = [
         &store_id,
         &total,
+        &new_streams,
+        &bytes,
+        &APPENDED_CHANNEL,
+        &name,
         &rows.offsets,
         &rows.streams,
         &rows.positions,
@@ -344,51 +359,25 @@ async fn write_rows(
         &rows.metadata,
         &rows.schema_versions,
         &rows.transactions,
-    ];
-    let (version_streams, versions): (Vec<&str>, Vec<i64>) = plan
-        .final_versions
-        .iter()
-        .map(|(s, v)| (s.as_str(), to_i64(*v)))
-        .unzip();
-    let keys = KeyRows::of(batch, plan);
-    let key_params: [&(dyn ToSql + Sync); 7] = [
-        &store_id,
-        &total,
+        &version_streams,
+        &versions,
         &keys.streams,
         &keys.keys,
         &keys.hashes,
         &keys.offsets,
         &keys.counts,
     ];
-    let counter_params: [&(dyn ToSql + Sync); 4] = [&store_id, &total, &new_streams, &bytes];
-    let stream_params: [&(dyn ToSql + Sync); 3] = [&store_id, &version_streams, &versions];
-    let name = store.as_str();
-    let notify_params: [&(dyn ToSql + Sync); 3] = [&APPENDED_CHANNEL, &name, &store_id];
 
-    // The serialization point is the UPDATE: from it to COMMIT no other transaction of this store
-    // can assign global positions, so they are handed out in commit order.
-    let locked = client.query_opt(&counter, &counter_params);
-    let insert = client.execute(&insert_events, &event_params);
-    let upsert = client.execute(&upsert_streams, &stream_params);
-    let keyed = async {
-        if keys.keys.is_empty() {
-            return Ok(0);
-        }
-        client.execute(&insert_keys, &key_params).await
-    };
-    let notified = client.execute(&notify, &notify_params);
+    // The serialization point is the UPDATE in SQL_WRITE: from it to COMMIT no other transaction
+    // of this store can assign global positions, so they are handed out in commit order.
+    let written = client.query_opt(&write, &params);
     let commit = client.batch_execute("COMMIT");
-    // As in `read_snapshot`: the first error in statement order is the cause. If any statement
-    // failed, PostgreSQL answered the pipelined COMMIT by rolling back.
-    let (row, inserted, upserted, keyed, notified, committed) =
-        tokio::join!(locked, insert, upsert, keyed, notified, commit);
+    // join!, not try_join!: the write's own error is the cause; after it, PostgreSQL answers the
+    // pipelined COMMIT by rolling back.
+    let (row, committed) = tokio::join!(written, commit);
     let row = row?;
-    inserted?;
-    upserted?;
-    keyed?;
-    notified?;
     committed?;
-    // No row: the store was deleted since the reads, and every write above wrote nothing.
+    // No row: the store was deleted since the read, and nothing was written.
     let row = row.ok_or(BatchError::StoreNotFound)?;
     Ok((row.try_get(0)?, row.try_get(1)?))
 }

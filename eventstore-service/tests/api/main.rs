@@ -12,6 +12,7 @@ mod client;
 mod concurrency;
 mod helpers;
 mod idempotency;
+mod notify;
 mod operations;
 mod read_all;
 mod read_stream;

@@ -33,6 +33,12 @@ pub struct Args {
     /// PostgreSQL connections of the service's pool.
     #[arg(long, default_value_t = 16)]
     pub pool_size: usize,
+    /// Group-commit batches of the store in flight at once (EVENTSTORE_BATCHES_IN_FLIGHT).
+    #[arg(long, default_value_t = 4)]
+    pub batches_in_flight: usize,
+    /// actix-web workers of the service (default: one per CPU).
+    #[arg(long)]
+    pub http_workers: Option<usize>,
 }
 
 const DATABASE: &str = "xtask_bench_eventstore";
@@ -54,6 +60,8 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
     // The service, in-process on a free port.
     let mut config = Config::for_database(url.clone());
     config.db_pool_size = args.pool_size;
+    config.batches_in_flight = args.batches_in_flight;
+    config.http_workers = args.http_workers;
     let app = Application::build(config).await?;
     let base = format!("http://127.0.0.1:{}", app.port());
     let shutdown = Shutdown::new();
@@ -80,10 +88,14 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
         );
         table.add("raw INSERT (1 row/txn)", clients, &raw, None);
         for events in [1usize, 10] {
+            let before = batch_counters(&http, &base).await?;
             let service = service_appends(&http, &base, clients, events, warmup, duration).await?;
+            let after = batch_counters(&http, &base).await?;
+            let batches = (after.0 - before.0).max(1.0);
             eprintln!(
-                "  service, {events} events/append, {clients} clients: {:.0} events/s",
-                service.events_per_second()
+                "  service, {events} events/append, {clients} clients: {:.0} events/s, {:.1} appends/batch",
+                service.events_per_second(),
+                (after.1 - before.1) / batches,
             );
             let name = format!(
                 "service, {events} event{}/append",
@@ -184,6 +196,25 @@ pub(super) async fn service_appends(
         },
     )
     .await
+}
+
+/// The service's (group commits, appends written by them) so far, from `GET /metrics`.
+async fn batch_counters(http: &reqwest::Client, base: &str) -> Result<(f64, f64), BoxError> {
+    let text = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let value = |name: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.trim().parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    Ok((
+        value("eventstore_append_batches_total "),
+        value("eventstore_append_batch_appends_sum "),
+    ))
 }
 
 /// A small order-like event payload (~120 bytes of JSON).
