@@ -2,7 +2,7 @@
 //! store, the projection and Redis are killed and restarted, the webhook path fails and
 //! PostgreSQL restarts once; then every guarantee is checked (`e2e_tests::soak`).
 //!
-//! Ignored by a plain `cargo test` (it takes about three minutes and loads the machine):
+//! Left out of the main test run by `.config/nextest.toml` (it takes about three minutes and loads the machine):
 //! `scripts/checks.d/70-soak` runs it alone, after the other tests. `SOAK_DURATION_SECS` and
 //! `SOAK_SEED` change the run.
 
@@ -12,7 +12,6 @@ use e2e_tests::soak::{self, SoakOptions};
 use e2e_tests::stack::binaries;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "about 3 minutes: scripts/checks.d/70-soak runs it"]
 async fn short_soak_under_faults_keeps_every_guarantee() {
     let secs = std::env::var("SOAK_DURATION_SECS")
         .ok()
