@@ -21,7 +21,7 @@
 //! A service is a library with a thin `main.rs`; `run` takes a bound listener (tests bind port 0)
 //! and a [`Shutdown`] (tests trigger it; `main` uses [`Shutdown::on_signals`]):
 //!
-//! ```ignore
+//! ```text
 //! pub async fn run(listener: TcpListener, config: Config, shutdown: Shutdown) -> std::io::Result<()> {
 //!     let metrics = Metrics::new("command-service");
 //!     let store = EventStoreClient::new(&config.eventstore_url);          // the service's own state
