@@ -93,6 +93,24 @@ pub mod summary_fields {
     pub const DELIVERED_AT: &str = "deliveredAt";
     pub const CANCELLED_AT: &str = "cancelledAt";
     pub const REVISION: &str = "_revision";
+
+    /// Every field above, for readers that fetch a summary by field name (`HMGET`, as the query
+    /// service's list pages do). Keep it complete when adding a field: query-service has a test
+    /// that compares it with what [`super::OrderSummary::to_hash`] writes.
+    pub const ALL: [&str; 12] = [
+        ORDER_ID,
+        CUSTOMER_ID,
+        TOTAL_AMOUNT,
+        ITEM_COUNT,
+        STATUS,
+        TRACKING_NUMBER,
+        CARRIER,
+        PLACED_AT,
+        SHIPPED_AT,
+        DELIVERED_AT,
+        CANCELLED_AT,
+        REVISION,
+    ];
 }
 
 /// A stored read model that does not have the expected shape (written by another version, or

@@ -12,7 +12,9 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, RedisError, Script, ScriptInvocation};
 use shared_domain::orders::OrderStatus;
-use shared_domain::read_model::{OrderAnalytics, OrderSummary, ReadModelError, ReadModelKeys};
+use shared_domain::read_model::{
+    OrderAnalytics, OrderSummary, ReadModelError, ReadModelKeys, summary_fields,
+};
 
 use crate::cursor::Cursor;
 use templates::{KeyTemplate, Templates};
@@ -210,9 +212,10 @@ impl ReadModelStore {
             Some(c) => call.arg(c.score).arg(&c.order_id),
             None => call.arg("").arg(""),
         };
+        call.arg(&summary_fields::ALL[..]);
         type Reply = (String, String, Vec<String>, Vec<u8>);
         let (generation, checkpoint, found, summaries): Reply = self.run(&call).await?;
-        let summaries: Vec<Option<Vec<String>>> = serde_json::from_slice(&summaries)
+        let summaries: Vec<Option<Vec<Option<String>>>> = serde_json::from_slice(&summaries)
             .map_err(|e| StoreError::Corrupt(format!("page summaries: {e}")))?;
         let page = page_from_reply(&found, summaries, limit)?;
         Ok(Read {
@@ -272,7 +275,7 @@ fn parse_position(text: &str) -> Result<u64, StoreError> {
 
 fn page_from_reply(
     found: &[String],
-    summaries: Vec<Option<Vec<String>>>,
+    summaries: Vec<Option<Vec<Option<String>>>>,
     limit: usize,
 ) -> Result<Page, StoreError> {
     if !found.len().is_multiple_of(2) {
@@ -287,7 +290,7 @@ fn page_from_reply(
                 order_id: pair[0].clone(),
             },
             summary: match summary {
-                Some(fields) => OrderSummary::from_hash(&pairs_to_hash(fields)?)?,
+                Some(values) => OrderSummary::from_hash(&named_values(values)?)?,
                 None => None,
             },
         });
@@ -303,22 +306,65 @@ fn page_from_reply(
     })
 }
 
-/// `[field, value, …]` (a flattened `HGETALL`) as a map, moving the strings.
-fn pairs_to_hash(fields: Vec<String>) -> Result<Hash, StoreError> {
-    if !fields.len().is_multiple_of(2) {
-        return Err(StoreError::Corrupt("odd summary field list".to_owned()));
+/// The values of an `HMGET` of [`summary_fields::ALL`] as the map `from_hash` reads (absent
+/// fields left out), moving the strings.
+fn named_values(values: Vec<Option<String>>) -> Result<Hash, StoreError> {
+    if values.len() != summary_fields::ALL.len() {
+        return Err(StoreError::Corrupt("summary value count".to_owned()));
     }
-    let mut hash = Hash::with_capacity(fields.len() / 2);
-    let mut fields = fields.into_iter();
-    while let (Some(field), Some(value)) = (fields.next(), fields.next()) {
-        hash.insert(field, value);
-    }
-    Ok(hash)
+    Ok(summary_fields::ALL
+        .iter()
+        .zip(values)
+        .filter_map(|(name, value)| value.map(|v| ((*name).to_owned(), v)))
+        .collect())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_field_list_names_every_field_the_projection_writes() {
+        use chrono::Utc;
+        use shared_domain::money::Money;
+        use shared_domain::orders::OrderStatus;
+        let now = Utc::now();
+        let full = OrderSummary {
+            order_id: "o-1".to_owned(),
+            customer_id: "c-1".to_owned(),
+            total_amount: Money::from(3),
+            item_count: 1,
+            status: OrderStatus::Cancelled,
+            tracking_number: Some("T".to_owned()),
+            carrier: Some("UPS".to_owned()),
+            placed_at: now,
+            shipped_at: Some(now),
+            delivered_at: Some(now),
+            cancelled_at: Some(now),
+            revision: 4,
+        };
+        let mut written: Vec<&str> = full.to_hash().into_iter().map(|(name, _)| name).collect();
+        let mut listed = summary_fields::ALL.to_vec();
+        written.sort_unstable();
+        listed.sort_unstable();
+        assert_eq!(listed, written);
+        assert_eq!(
+            summary_fields::ALL[0],
+            summary_fields::ORDER_ID,
+            "the script tests it first"
+        );
+        let values: Vec<Option<String>> = summary_fields::ALL
+            .iter()
+            .map(|name| {
+                full.to_hash()
+                    .into_iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, v)| v)
+            })
+            .collect();
+        let back = OrderSummary::from_hash(&named_values(values).unwrap()).unwrap();
+        assert_eq!(back, Some(full));
+    }
 
     #[test]
     fn positions_parse_from_integer_and_double_text() {
