@@ -5,6 +5,7 @@
 pub mod command;
 pub mod eventstore;
 pub mod projection;
+pub mod query;
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -28,6 +29,8 @@ pub enum Section {
     /// Order events into Redis read models: webhook batches and rebuild against raw pipelined
     /// SETs, and append → read-model lag at a steady rate.
     Projection(projection::Args),
+    /// Query service reads (single order, list pages of 50) against raw Redis GETs, same run.
+    Query(query::Args),
 }
 
 /// Runs one section.
@@ -36,6 +39,7 @@ pub async fn run(section: Section) -> Result<(), BoxError> {
         Section::Eventstore(args) => eventstore::run(args).await,
         Section::Command(args) => command::run(args).await,
         Section::Projection(args) => projection::run(args).await,
+        Section::Query(args) => query::run(args).await,
     }
 }
 
