@@ -52,8 +52,13 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
         "most events one group-commit transaction writes",
     ),
     (
+        "EVENTSTORE_BATCH_WAIT_US",
+        "1000",
+        "when more appends are due (callers of the last batch coming back), wait this long for them before the next batch",
+    ),
+    (
         "EVENTSTORE_BATCHES_IN_FLIGHT",
-        "4",
+        "1",
         "group-commit batches of one store written at once (never two with a stream in common)",
     ),
     (
@@ -125,6 +130,8 @@ pub struct Config {
     pub batch_max_events: usize,
     /// Batches of one store written at once (each on its own connection).
     pub batches_in_flight: usize,
+    /// How long the next batch waits for appends that are due (0: never waits).
+    pub batch_wait: Duration,
     /// Whether `serve` applies pending migrations before it listens.
     pub migrate_on_start: bool,
     /// actix-web worker threads; `None`: one per CPU.
@@ -173,7 +180,8 @@ impl Config {
             db_pool_size: vars.or("EVENTSTORE_DB_POOL_SIZE", 16)?,
             db_timeout: vars.duration_ms("EVENTSTORE_DB_TIMEOUT_MS", Duration::from_secs(5))?,
             batch_max_events: vars.or("EVENTSTORE_BATCH_MAX_EVENTS", 5000)?,
-            batches_in_flight: vars.or("EVENTSTORE_BATCHES_IN_FLIGHT", 4)?,
+            batches_in_flight: vars.or("EVENTSTORE_BATCHES_IN_FLIGHT", 1)?,
+            batch_wait: Duration::from_micros(vars.or("EVENTSTORE_BATCH_WAIT_US", 1000)?),
             migrate_on_start: vars.flag("EVENTSTORE_MIGRATE_ON_START", true)?,
             http_workers: vars.opt("EVENTSTORE_HTTP_WORKERS")?,
             shutdown: ShutdownSettings::from_vars(vars)?,

@@ -63,6 +63,7 @@ struct Shared {
     pool: Pool,
     batch_max_events: usize,
     batches_in_flight: usize,
+    batch_wait: std::time::Duration,
     metrics: WriterMetrics,
 }
 
@@ -74,6 +75,7 @@ impl Writers {
                 pool,
                 batch_max_events: config.batch_max_events.max(1),
                 batches_in_flight: config.batches_in_flight.max(1),
+                batch_wait: config.batch_wait,
                 metrics: WriterMetrics::new(metrics),
             }),
             queues: Arc::new(Mutex::new(HashMap::new())),
@@ -120,6 +122,8 @@ impl Writers {
             held: Default::default(),
             busy: HashMap::new(),
             closed: false,
+            expected: 0,
+            gather_until: None,
         };
         self.runtime.spawn(writer.run());
         sender

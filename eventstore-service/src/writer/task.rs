@@ -10,11 +10,12 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use shared_domain::wire::AppendResult;
 use tokio::sync::mpsc;
 use tokio::task::{Id, JoinSet};
+use tokio::time::Instant;
 
 use super::commit::{BatchError, LockMode, write_batch};
 use super::{Job, MAX_BATCH_APPENDS, Queues, Shared, lock};
@@ -38,13 +39,21 @@ pub(super) struct Writer {
     pub busy: HashMap<Id, Vec<String>>,
     /// Whether the queue is closed and drained.
     pub closed: bool,
+    /// Appends the next batch can expect soon: those queued when the last batch in flight ended
+    /// plus that batch's own (whose callers tend to come back at once).
+    pub expected: usize,
+    /// Until when the next batch waits for `expected` appends.
+    pub gather_until: Option<Instant>,
 }
 
 impl Writer {
     pub async fn run(mut self) {
         tracing::debug!(store = %self.store, "writer started");
-        let mut in_flight: JoinSet<()> = JoinSet::new();
+        let mut in_flight: JoinSet<usize> = JoinSet::new();
         loop {
+            if in_flight.is_empty() {
+                self.gather().await;
+            }
             while in_flight.len() < self.shared.batches_in_flight {
                 let Some((batch, streams)) = self.next_batch() else {
                     break;
@@ -63,14 +72,17 @@ impl Writer {
             let room = in_flight.len() < self.shared.batches_in_flight;
             tokio::select! {
                 Some(done) = in_flight.join_next_with_id() => {
-                    let id = match done {
-                        Ok((id, ())) => id,
+                    let (id, size) = match done {
+                        Ok((id, size)) => (id, size),
                         Err(e) => {
                             tracing::error!(store = %self.store, error = %e, "a batch task failed");
-                            e.id()
+                            (e.id(), 0)
                         }
                     };
                     self.busy.remove(&id);
+                    if in_flight.is_empty() {
+                        self.expect_after(size);
+                    }
                 }
                 job = self.receiver.recv(), if room && !self.closed => match job {
                     Some(job) => self.held.push_back(job),
@@ -87,6 +99,31 @@ impl Writer {
             }
         }
         tracing::debug!(store = %self.store, "writer ended");
+    }
+
+    /// The last batch in flight, of `size` appends, just ended: when more than one append can
+    /// be expected soon, the next batch waits up to `EVENTSTORE_BATCH_WAIT_US` for them rather
+    /// than going with the first and leaving the rest to the batch after (closed-loop callers
+    /// would otherwise split into two alternating halves, each paying a commit flush).
+    fn expect_after(&mut self, size: usize) {
+        self.expected = (self.held.len() + self.receiver.len() + size).min(MAX_BATCH_APPENDS);
+        let wait = self.shared.batch_wait;
+        self.gather_until = (self.expected > 1 && !wait.is_zero()).then(|| Instant::now() + wait);
+    }
+
+    /// Waits (see [`expect_after`](Self::expect_after)) until the expected appends are queued,
+    /// the queue closes or the time is up.
+    async fn gather(&mut self) {
+        let Some(deadline) = self.gather_until.take() else {
+            return;
+        };
+        while !self.closed && self.held.len() + self.receiver.len() < self.expected {
+            match tokio::time::timeout_at(deadline, self.receiver.recv()).await {
+                Ok(Some(job)) => self.held.push_back(job),
+                Ok(None) => self.closed = true,
+                Err(_time_up) => break,
+            }
+        }
     }
 
     /// Idle: waits for the next append; after [`IDLE_EXIT`] closes the queue (what is queued
@@ -161,8 +198,8 @@ fn stream(job: &Job) -> &str {
     job.append.stream_id.as_str()
 }
 
-/// Writes one batch and answers each of its appends.
-async fn write_and_answer(shared: Arc<Shared>, store: StoreName, batch: Vec<Job>) {
+/// Writes one batch and answers each of its appends; the batch's size.
+async fn write_and_answer(shared: Arc<Shared>, store: StoreName, batch: Vec<Job>) -> usize {
     let appends: Vec<&ValidAppend> = batch.iter().map(|j| &j.append).collect();
     let started = Instant::now();
     let answers = commit(&shared, &store, &appends).await;
@@ -187,10 +224,12 @@ async fn write_and_answer(shared: Arc<Shared>, store: StoreName, batch: Vec<Job>
     metrics.events.inc_by(written);
     metrics.conflicts.inc_by(conflicts as u64);
     drop(appends);
+    let size = batch.len();
     for (job, answer) in batch.into_iter().zip(answers) {
         // The caller may have gone meanwhile; its append is committed regardless.
         let _ = job.reply.send(answer);
     }
+    size
 }
 
 /// One transaction for the batch; after a collision with another replica, once more with the

@@ -34,8 +34,11 @@ pub struct Args {
     #[arg(long, default_value_t = 16)]
     pub pool_size: usize,
     /// Group-commit batches of the store in flight at once (EVENTSTORE_BATCHES_IN_FLIGHT).
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 1)]
     pub batches_in_flight: usize,
+    /// How long a batch waits for appends that are due (EVENTSTORE_BATCH_WAIT_US).
+    #[arg(long, default_value_t = 1000)]
+    pub batch_wait_us: u64,
     /// actix-web workers of the service (default: one per CPU).
     #[arg(long)]
     pub http_workers: Option<usize>,
@@ -61,6 +64,7 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
     let mut config = Config::for_database(url.clone());
     config.db_pool_size = args.pool_size;
     config.batches_in_flight = args.batches_in_flight;
+    config.batch_wait = Duration::from_micros(args.batch_wait_us);
     config.http_workers = args.http_workers;
     let app = Application::build(config).await?;
     let base = format!("http://127.0.0.1:{}", app.port());

@@ -13,11 +13,16 @@ use crate::writer::metrics::WriterMetrics;
 type Answer = oneshot::Receiver<Result<AppendResult, StoreError>>;
 
 fn writer(batch_max_events: usize) -> (Writer, mpsc::Sender<Job>) {
+    waiting_writer(batch_max_events, Duration::ZERO)
+}
+
+fn waiting_writer(batch_max_events: usize, batch_wait: Duration) -> (Writer, mpsc::Sender<Job>) {
     let config = Config::for_database("postgres://nobody@127.0.0.1:1/none");
     let shared = Arc::new(Shared {
         pool: crate::db::pool(&config).unwrap(),
         batch_max_events,
         batches_in_flight: 4,
+        batch_wait,
         metrics: WriterMetrics::new(&Metrics::new("test")),
     });
     let (sender, receiver) = mpsc::channel(100);
@@ -29,6 +34,8 @@ fn writer(batch_max_events: usize) -> (Writer, mpsc::Sender<Job>) {
         held: VecDeque::new(),
         busy: HashMap::new(),
         closed: false,
+        expected: 0,
+        gather_until: None,
     };
     (writer, sender)
 }
@@ -102,4 +109,55 @@ async fn appends_whose_caller_went_away_are_dropped() {
     let (batch, _) = writer.next_batch().unwrap();
 
     assert_eq!(streams_of(&batch), vec!["b"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn after_a_batch_the_next_waits_briefly_for_the_callers_due_back() {
+    // Arrange: a batch of 2 just ended with 1 append queued meanwhile: 3 are expected.
+    let (mut writer, queue) = waiting_writer(100, Duration::from_millis(10));
+    let (queued, _a) = job("a", 1);
+    queue.send(queued).await.unwrap();
+    writer.expect_after(2);
+    let late = tokio::spawn(async move {
+        let mut answers = Vec::new();
+        for name in ["b", "c"] {
+            tokio::time::sleep(Duration::from_millis(3)).await;
+            let (job, answer) = job(name, 1);
+            answers.push(answer);
+            queue.send(job).await.unwrap();
+        }
+        answers
+    });
+
+    // Act
+    let started = tokio::time::Instant::now();
+    writer.gather().await;
+
+    // Assert: it went as soon as all three were there, before the deadline.
+    let waited = started.elapsed();
+    let _answers = late.await.unwrap();
+    assert_eq!(writer.held.len(), 3);
+    assert!(waited < Duration::from_millis(10), "{waited:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_wait_for_appends_that_do_not_come_is_bounded() {
+    let (mut writer, queue) = waiting_writer(100, Duration::from_millis(1));
+    writer.expect_after(5);
+
+    let started = tokio::time::Instant::now();
+    writer.gather().await;
+
+    assert_eq!(started.elapsed(), Duration::from_millis(1));
+    assert!(writer.held.is_empty());
+    drop(queue);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lone_caller_never_waits() {
+    let (mut writer, _queue) = waiting_writer(100, Duration::from_millis(1));
+
+    writer.expect_after(1);
+
+    assert!(writer.gather_until.is_none());
 }
