@@ -19,7 +19,7 @@
 //! across a generation switch). When the wait runs out the answer is 503 with `Retry-After`.
 
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -62,7 +62,7 @@ struct Inner {
     /// grows, and a rebuild switches only once the new generation has caught up).
     value: watch::Sender<u64>,
     /// The live generation as last read, to tell which pub/sub messages are about it.
-    generation: Mutex<Option<String>>,
+    generation: RwLock<Option<String>>,
     metrics: QueryMetrics,
 }
 
@@ -81,7 +81,7 @@ impl CheckpointWatch {
         Self {
             inner: Arc::new(Inner {
                 value,
-                generation: Mutex::new(None),
+                generation: RwLock::new(None),
                 metrics,
             }),
         }
@@ -94,6 +94,10 @@ impl CheckpointWatch {
 
     /// Raises the value to `position` if it is higher, waking the waiters it satisfies.
     pub fn observe(&self, position: u64) {
+        // Every read lands here: a shared borrow first, the write lock only to raise.
+        if *self.inner.value.borrow() >= position {
+            return;
+        }
         let raised = self.inner.value.send_if_modified(|value| {
             let raise = position > *value;
             if raise {
@@ -113,21 +117,22 @@ impl CheckpointWatch {
     }
 
     fn set_generation(&self, generation: &str) {
+        if self.is_live(generation) {
+            return;
+        }
         let mut live = self
             .inner
             .generation
-            .lock()
+            .write()
             .unwrap_or_else(|e| e.into_inner());
-        if live.as_deref() != Some(generation) {
-            *live = Some(generation.to_owned());
-        }
+        *live = Some(generation.to_owned());
     }
 
     fn is_live(&self, generation: &str) -> bool {
         let live = self
             .inner
             .generation
-            .lock()
+            .read()
             .unwrap_or_else(|e| e.into_inner());
         live.as_deref() == Some(generation)
     }
