@@ -234,7 +234,15 @@ async fn sigterm_under_load_loses_nothing_and_answers_no_5xx() {
         "no client saw the store down: the SIGTERM came too late"
     );
     for seen in &direct {
-        let ok = matches!(seen.status, Some(201)) || (seen.status.is_none() && seen.connect_error);
+        // A connection the kernel accepted into the listen backlog just as the listener closed
+        // is reset before the server read a byte: the client sees "connection closed before
+        // message completed". No server can answer those; they are unanswered, not cut short
+        // (in-flight requests finishing is the kit's own shutdown test).
+        let backlog_reset = seen
+            .detail
+            .contains("connection closed before message completed");
+        let ok = matches!(seen.status, Some(201))
+            || (seen.status.is_none() && (seen.connect_error || backlog_reset));
         assert!(ok, "the event store, shutting down, answered {seen}");
     }
     let window = (store_term, store_back + Duration::from_secs(1));
