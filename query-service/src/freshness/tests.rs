@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use shared_domain::service::Metrics;
 
+use super::subscription::parse_message;
 use super::*;
 
 fn watch() -> CheckpointWatch {

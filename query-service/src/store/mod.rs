@@ -2,6 +2,7 @@
 //! script, see [`scripts`]) bounded by a time-out, and answers the data together with the
 //! generation and checkpoint it came from ([`Read`]).
 
+mod page;
 pub mod scripts;
 mod templates;
 
@@ -17,6 +18,8 @@ use shared_domain::read_model::{
 };
 
 use crate::cursor::Cursor;
+use page::page_from_reply;
+pub use page::{Page, PageEntry};
 use templates::{KeyTemplate, Templates};
 
 /// A hash as `HGETALL` answers it.
@@ -51,34 +54,6 @@ pub struct Read<T> {
     pub checkpoint: u64,
     /// The data.
     pub value: T,
-}
-
-/// One order of a list page: its index entry and its summary.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PageEntry {
-    /// Where the order sits in the index (the next page's cursor, if it is the last).
-    pub position: Cursor,
-    /// The summary, or `None` if the index names an order without one (never written so by the
-    /// projection, which moves both in one step; tolerated rather than failing the page).
-    pub summary: Option<OrderSummary>,
-}
-
-/// One page of a newest-first list.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Page {
-    /// At most `limit` orders, newest first.
-    pub entries: Vec<PageEntry>,
-    /// Whether more orders follow the last entry.
-    pub has_more: bool,
-}
-
-impl Page {
-    /// The cursor of the page after this one, if there is one.
-    pub fn next_cursor(&self) -> Option<Cursor> {
-        self.has_more
-            .then(|| self.entries.last().map(|e| e.position.clone()))
-            .flatten()
-    }
 }
 
 /// Which index a list reads.
@@ -273,98 +248,9 @@ fn parse_position(text: &str) -> Result<u64, StoreError> {
     }
 }
 
-fn page_from_reply(
-    found: &[String],
-    summaries: Vec<Option<Vec<Option<String>>>>,
-    limit: usize,
-) -> Result<Page, StoreError> {
-    if !found.len().is_multiple_of(2) {
-        return Err(StoreError::Corrupt("odd index reply".to_owned()));
-    }
-    let ids = found.len() / 2;
-    let mut entries = Vec::with_capacity(ids.min(limit));
-    for (pair, summary) in found.chunks_exact(2).zip(summaries) {
-        entries.push(PageEntry {
-            position: Cursor {
-                score: parse_position(&pair[1])?,
-                order_id: pair[0].clone(),
-            },
-            summary: match summary {
-                Some(values) => OrderSummary::from_hash(&named_values(values)?)?,
-                None => None,
-            },
-        });
-    }
-    if entries.len() != ids.min(limit) {
-        return Err(StoreError::Corrupt(
-            "summary count differs from index".to_owned(),
-        ));
-    }
-    Ok(Page {
-        entries,
-        has_more: ids > limit,
-    })
-}
-
-/// The values of an `HMGET` of [`summary_fields::ALL`] as the map `from_hash` reads (absent
-/// fields left out), moving the strings.
-fn named_values(values: Vec<Option<String>>) -> Result<Hash, StoreError> {
-    if values.len() != summary_fields::ALL.len() {
-        return Err(StoreError::Corrupt("summary value count".to_owned()));
-    }
-    Ok(summary_fields::ALL
-        .iter()
-        .zip(values)
-        .filter_map(|(name, value)| value.map(|v| ((*name).to_owned(), v)))
-        .collect())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_field_list_names_every_field_the_projection_writes() {
-        use chrono::Utc;
-        use shared_domain::money::Money;
-        use shared_domain::orders::OrderStatus;
-        let now = Utc::now();
-        let full = OrderSummary {
-            order_id: "o-1".to_owned(),
-            customer_id: "c-1".to_owned(),
-            total_amount: Money::from(3),
-            item_count: 1,
-            status: OrderStatus::Cancelled,
-            tracking_number: Some("T".to_owned()),
-            carrier: Some("UPS".to_owned()),
-            placed_at: now,
-            shipped_at: Some(now),
-            delivered_at: Some(now),
-            cancelled_at: Some(now),
-            revision: 4,
-        };
-        let mut written: Vec<&str> = full.to_hash().into_iter().map(|(name, _)| name).collect();
-        let mut listed = summary_fields::ALL.to_vec();
-        written.sort_unstable();
-        listed.sort_unstable();
-        assert_eq!(listed, written);
-        assert_eq!(
-            summary_fields::ALL[0],
-            summary_fields::ORDER_ID,
-            "the script tests it first"
-        );
-        let values: Vec<Option<String>> = summary_fields::ALL
-            .iter()
-            .map(|name| {
-                full.to_hash()
-                    .into_iter()
-                    .find(|(n, _)| n == name)
-                    .map(|(_, v)| v)
-            })
-            .collect();
-        let back = OrderSummary::from_hash(&named_values(values).unwrap()).unwrap();
-        assert_eq!(back, Some(full));
-    }
 
     #[test]
     fn positions_parse_from_integer_and_double_text() {
@@ -377,24 +263,5 @@ mod tests {
         assert!(parse_position("-1").is_err());
         assert!(parse_position("1.5").is_err());
         assert!(parse_position("x").is_err());
-    }
-
-    #[test]
-    fn an_extra_index_entry_means_a_next_page() {
-        let found: Vec<String> = ["o-3", "3", "o-2", "2", "o-1", "1"]
-            .map(String::from)
-            .to_vec();
-        let page = page_from_reply(&found, vec![None, None], 2).unwrap();
-        assert_eq!(page.entries.len(), 2);
-        assert!(page.has_more);
-        assert_eq!(
-            page.next_cursor(),
-            Some(Cursor {
-                score: 2,
-                order_id: "o-2".to_owned()
-            })
-        );
-        let last = page_from_reply(&found[..4], vec![None, None], 2).unwrap();
-        assert_eq!(last.next_cursor(), None);
     }
 }
