@@ -59,7 +59,8 @@ impl StoreName {
 ///
 /// Any other character is allowed, `/` included: clients percent-encode the id as one path
 /// segment (`order%2F1`), and the router decodes it after matching, so such a stream is as
-/// reachable as any other.
+/// reachable as any other. Only `.` and `..` are refused: URL parsers resolve them as dot
+/// segments (even percent-encoded), so no ordinary client could address such a stream.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct StreamId(String);
 string_newtype!(StreamId);
@@ -81,6 +82,11 @@ impl StreamId {
         if chars > MAX_STREAM_ID_CHARS {
             return Err(format!(
                 "a stream id is at most {MAX_STREAM_ID_CHARS} characters; got {chars}"
+            ));
+        }
+        if text == "." || text == ".." {
+            return Err(format!(
+                "a stream id must not be {text:?}: URLs treat it as a path step, not a name"
             ));
         }
         if let Some(bad) = text.chars().find(|c| c.is_control()) {
@@ -174,6 +180,10 @@ mod tests {
         assert!(StreamId::parse("").is_err());
         assert!(StreamId::parse("a\nb").is_err());
         assert!(StreamId::parse("a\u{0}b").is_err());
+        assert!(StreamId::parse(".").is_err());
+        assert!(StreamId::parse("..").is_err());
+        assert!(StreamId::parse("...").is_ok());
+        assert!(StreamId::parse(".hidden").is_ok());
     }
 
     #[test]

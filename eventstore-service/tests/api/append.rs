@@ -165,3 +165,31 @@ async fn a_stream_id_with_a_slash_or_spaces_is_reachable_percent_encoded() {
         0
     );
 }
+
+#[tokio::test]
+async fn dot_segment_stream_ids_are_refused_even_percent_encoded() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app().await;
+    let body = r#"{"events":[{"type":"a","data":{}}]}"#;
+    for segment in ["%2E", "%2e%2E"] {
+        // Raw HTTP: URL libraries resolve dot segments before sending.
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", app.port))
+            .await
+            .unwrap();
+        let request = format!(
+            "POST /api/event-stores/test-store/streams/{segment} HTTP/1.1\r\nHost: x\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+
+        assert!(answer.starts_with("HTTP/1.1 400"), "{segment}: {answer}");
+        assert!(
+            answer.contains(r#""field":"streamId""#),
+            "{segment}: {answer}"
+        );
+    }
+    assert!(app.all_events().await.is_empty());
+}
