@@ -3,12 +3,18 @@
 //! append with one multi-row `INSERT … SELECT FROM UNNEST(…)` per table, notifies listeners and
 //! commits.
 //!
-//! Four statements in two round trips, prepared and pipelined: `BEGIN` and the read (stream
-//! versions, plus idempotency keys and client event ids when the batch has any); then ONE
-//! statement whose data-modifying CTEs take the counter lock (`UPDATE … RETURNING`, which also
-//! notifies), insert the events, upsert the streams and record the idempotency keys, with global
-//! positions computed from the counter it just set — and `COMMIT`. The lock is held for no client
-//! round trip: only while the server runs that statement and flushes the commit.
+//! The reading path ([`write_batch`]) is four statements in two round trips, prepared and
+//! pipelined: `BEGIN` and the read (stream versions, plus idempotency keys and client event ids
+//! when the batch has any); then ONE statement whose data-modifying CTEs take the counter lock
+//! (`UPDATE … RETURNING`, which also notifies), insert the events, upsert the streams and record
+//! the idempotency keys, with global positions computed from the counter it just set — and
+//! `COMMIT`. The lock is held for no client round trip: only while the server runs that statement
+//! and flushes the commit.
+//!
+//! The predicted path ([`write_predicted`]) skips the read when the writer's
+//! [`KnownVersions`](super::known::KnownVersions) let every append of the batch be planned: the
+//! write statement alone, in one round trip, as its own transaction. Any unique key it violates
+//! means the prediction was stale; nothing is written and the batch takes the reading path.
 
 use std::collections::HashMap;
 
@@ -122,13 +128,22 @@ fn sql_events_by_id() -> String {
     )
 }
 
-/// Writes `batch` to `store` in one transaction on `client`; one answer per append, in order.
+/// A batch's outcome: one answer per append, in order, and what it showed of the store.
+#[derive(Debug)]
+pub struct Written {
+    pub answers: Vec<Result<AppendResult, StoreError>>,
+    pub store_id: i32,
+    /// Committed versions of the batch's streams: read, or written by the batch.
+    pub versions: Vec<(String, u64)>,
+}
+
+/// Writes `batch` to `store` in one transaction on `client`, reading what it touches first.
 pub async fn write_batch(
     client: &Object,
     store: &StoreName,
     batch: &[&ValidAppend],
     mode: LockMode,
-) -> Result<Vec<Result<AppendResult, StoreError>>, BatchError> {
+) -> Result<Written, BatchError> {
     let result = write_batch_in_transaction(client, store, batch, mode).await;
     if result.is_err() && !client.is_closed() {
         // Leave no transaction open on a pooled connection. (After a failed COMMIT there is none,
@@ -143,19 +158,68 @@ async fn write_batch_in_transaction(
     store: &StoreName,
     batch: &[&ValidAppend],
     mode: LockMode,
-) -> Result<Vec<Result<AppendResult, StoreError>>, BatchError> {
+) -> Result<Written, BatchError> {
     let (store_id, snapshot) = read_snapshot(client, store, batch, mode).await?;
     let plan = plan(batch, &snapshot);
+    let mut versions: Vec<(String, u64)> = snapshot.stream_versions.into_iter().collect();
     if plan.total_events == 0 {
         client.batch_execute("COMMIT").await?;
-        return Ok(answers(&plan, Vec::new()));
+        return Ok(Written {
+            answers: answers(&plan, Vec::new()),
+            store_id,
+            versions,
+        });
     }
-    let (last, created_at) = write_rows(client, store, store_id, batch, &plan).await?;
+    let (last, created_at) =
+        write_rows(client, store, store_id, batch, &plan, Transaction::Open).await?;
     let base = to_u64(last) - plan.total_events;
-    Ok(answers(
-        &plan,
-        build_results(batch, &plan, base, created_at),
-    ))
+    let answers = answers(&plan, build_results(batch, &plan, base, created_at));
+    versions.extend(plan.final_versions);
+    Ok(Written {
+        answers,
+        store_id,
+        versions,
+    })
+}
+
+/// Writes `batch` to store `store_id` as planned against `known` (what the writer knows of its
+/// streams), in one statement that is its own transaction, when that plan writes every append.
+/// `Ok(None)`: the plan refuses or repeats something, which only the reading path may answer.
+/// [`BatchError::Collision`] or [`BatchError::StoreNotFound`]: the prediction was stale and
+/// nothing was written.
+pub async fn write_predicted(
+    client: &Object,
+    store: &StoreName,
+    store_id: i32,
+    batch: &[&ValidAppend],
+    known: &Snapshot,
+) -> Result<Option<Written>, BatchError> {
+    let plan = plan(batch, known);
+    let predictable = plan.total_events > 0
+        && plan
+            .decisions
+            .iter()
+            .all(|d| matches!(d, Decision::Write { .. } | Decision::SameAs(_)));
+    if !predictable {
+        return Ok(None);
+    }
+    let (last, created_at) =
+        write_rows(client, store, store_id, batch, &plan, Transaction::None).await?;
+    let base = to_u64(last) - plan.total_events;
+    let answers = answers(&plan, build_results(batch, &plan, base, created_at));
+    Ok(Some(Written {
+        answers,
+        store_id,
+        versions: plan.final_versions,
+    }))
+}
+
+/// Whether the write statement runs inside an open transaction (then `COMMIT` follows it) or
+/// alone, as its own transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Transaction {
+    Open,
+    None,
 }
 
 /// `BEGIN`, in [`LockMode::First`] the counter lock, and the reads, pipelined.
@@ -320,14 +384,15 @@ fn build_results(
     written
 }
 
-/// The counter lock, the writes and `COMMIT`, pipelined; returns once the commit is durable,
-/// with the counter after the batch and the transaction's time.
+/// The counter lock, the writes and (in an open transaction) `COMMIT`, pipelined; returns once
+/// the commit is durable, with the counter after the batch and the transaction's time.
 async fn write_rows(
     client: &Object,
     store: &StoreName,
     store_id: i32,
     batch: &[&ValidAppend],
     plan: &Plan,
+    transaction: Transaction,
 ) -> Result<(i64, DateTime<Utc>), BatchError> {
     let write = client.prepare_cached(SQL_WRITE).await?;
     let total = to_i64(plan.total_events);
@@ -371,12 +436,18 @@ async fn write_rows(
     // The serialization point is the UPDATE in SQL_WRITE: from it to COMMIT no other transaction
     // of this store can assign global positions, so they are handed out in commit order.
     let written = client.query_opt(&write, &params);
-    let commit = client.batch_execute("COMMIT");
-    // join!, not try_join!: the write's own error is the cause; after it, PostgreSQL answers the
-    // pipelined COMMIT by rolling back.
-    let (row, committed) = tokio::join!(written, commit);
-    let row = row?;
-    committed?;
+    let row = match transaction {
+        Transaction::None => written.await?,
+        Transaction::Open => {
+            let commit = client.batch_execute("COMMIT");
+            // join!, not try_join!: the write's own error is the cause; after it, PostgreSQL
+            // answers the pipelined COMMIT by rolling back.
+            let (row, committed) = tokio::join!(written, commit);
+            let row = row?;
+            committed?;
+            row
+        }
+    };
     // No row: the store was deleted since the read, and nothing was written.
     let row = row.ok_or(BatchError::StoreNotFound)?;
     Ok((row.try_get(0)?, row.try_get(1)?))

@@ -9,10 +9,15 @@ pub(super) struct WriterMetrics {
     pub batches: IntCounter,
     /// `eventstore_append_batch_appends`: appends per batch.
     pub batch_appends: Histogram,
+    /// `eventstore_append_batch_seconds`: time from a batch's start to its durable commit.
+    pub batch_seconds: Histogram,
     /// `eventstore_events_appended_total`: events written.
     pub events: IntCounter,
     /// `eventstore_append_collisions_total`: batches re-run after another replica's write.
     pub collisions: IntCounter,
+    /// `eventstore_append_stale_predictions_total`: predicted batches that collided and were
+    /// read and written again.
+    pub stale_predictions: IntCounter,
     /// `eventstore_append_conflicts_total`: appends refused with `StreamVersionConflict`.
     pub conflicts: IntCounter,
 }
@@ -33,7 +38,18 @@ impl WriterMetrics {
             ]),
         )
         .expect("a valid metric");
+        let seconds = Histogram::with_opts(
+            HistogramOpts::new(
+                "eventstore_append_batch_seconds",
+                "Time of a group commit, from taking a connection to the durable commit",
+            )
+            .buckets(vec![
+                0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+            ]),
+        )
+        .expect("a valid metric");
         Self {
+            batch_seconds: metrics.register(seconds.clone()).unwrap_or(seconds),
             batches: counter(
                 metrics,
                 "eventstore_append_batches_total",
@@ -49,6 +65,11 @@ impl WriterMetrics {
                 metrics,
                 "eventstore_append_collisions_total",
                 "Batches re-run under the lock after another replica wrote meanwhile",
+            ),
+            stale_predictions: counter(
+                metrics,
+                "eventstore_append_stale_predictions_total",
+                "Batches written without a read whose prediction was stale (then read and written again)",
             ),
             conflicts: counter(
                 metrics,

@@ -12,11 +12,16 @@
 //! flight joins the next batch at once; one whose stream is waits for that batch. Batches are
 //! bounded by `EVENTSTORE_BATCH_MAX_EVENTS` and [`MAX_BATCH_APPENDS`].
 //!
+//! A batch whose every append can be planned from the versions the writer has seen commit is
+//! written in one round trip without reading first ([`known`]); a stale prediction collides on
+//! a unique key, writes nothing, and the batch is read and planned as usual.
+//!
 //! Several replicas on one database stay correct: their writers serialize on the counter row
 //! lock, and a unique key violation (another replica wrote the same position meanwhile) makes
 //! the batch run again with the lock taken first ([`commit::LockMode::First`]).
 
 pub mod commit;
+mod known;
 mod metrics;
 pub mod plan;
 mod task;
@@ -118,6 +123,7 @@ impl Writers {
             shared: self.shared.clone(),
             queues: Arc::downgrade(&self.queues),
             store: store.clone(),
+            known: Default::default(),
             receiver,
             held: Default::default(),
             busy: HashMap::new(),

@@ -9,7 +9,7 @@
 //! flushes its commit, the next has already read, planned and sent its writes.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use shared_domain::wire::AppendResult;
@@ -17,7 +17,8 @@ use tokio::sync::mpsc;
 use tokio::task::{Id, JoinSet};
 use tokio::time::Instant;
 
-use super::commit::{BatchError, LockMode, write_batch};
+use super::commit::{BatchError, LockMode, Written, write_batch, write_predicted};
+use super::known::KnownVersions;
 use super::{Job, MAX_BATCH_APPENDS, Queues, Shared, lock};
 use crate::error::StoreError;
 use crate::model::{StoreName, ValidAppend};
@@ -32,6 +33,8 @@ pub(super) struct Writer {
     pub shared: Arc<Shared>,
     pub queues: Weak<Queues>,
     pub store: StoreName,
+    /// What the store's batches showed of its streams, shared by the batches in flight.
+    pub known: Arc<Mutex<KnownVersions>>,
     pub receiver: mpsc::Receiver<Job>,
     /// Appends taken from the queue and not yet in a batch, in arrival order.
     pub held: VecDeque<Job>,
@@ -59,7 +62,8 @@ impl Writer {
                     break;
                 };
                 let (shared, store) = (self.shared.clone(), self.store.clone());
-                let handle = in_flight.spawn(write_and_answer(shared, store, batch));
+                let known = self.known.clone();
+                let handle = in_flight.spawn(write_and_answer(shared, store, known, batch));
                 self.busy.insert(handle.id(), streams);
             }
             if in_flight.is_empty() && self.held.is_empty() {
@@ -199,10 +203,15 @@ fn stream(job: &Job) -> &str {
 }
 
 /// Writes one batch and answers each of its appends; the batch's size.
-async fn write_and_answer(shared: Arc<Shared>, store: StoreName, batch: Vec<Job>) -> usize {
+async fn write_and_answer(
+    shared: Arc<Shared>,
+    store: StoreName,
+    known: Arc<Mutex<KnownVersions>>,
+    batch: Vec<Job>,
+) -> usize {
     let appends: Vec<&ValidAppend> = batch.iter().map(|j| &j.append).collect();
     let started = Instant::now();
-    let answers = commit(&shared, &store, &appends).await;
+    let answers = commit(&shared, &store, &known, &appends).await;
     tracing::debug!(
         store = %store,
         appends = appends.len(),
@@ -210,6 +219,9 @@ async fn write_and_answer(shared: Arc<Shared>, store: StoreName, batch: Vec<Job>
         "batch written"
     );
     let metrics = &shared.metrics;
+    metrics
+        .batch_seconds
+        .observe(started.elapsed().as_secs_f64());
     metrics.batches.inc();
     metrics.batch_appends.observe(appends.len() as f64);
     let written: u64 = answers
@@ -232,11 +244,13 @@ async fn write_and_answer(shared: Arc<Shared>, store: StoreName, batch: Vec<Job>
     size
 }
 
-/// One transaction for the batch; after a collision with another replica, once more with the
-/// lock taken first.
+/// One transaction for the batch: predicted from what is known when that plan writes every
+/// append; otherwise, or when the prediction was stale, reading first; after a collision with
+/// another replica there, once more with the lock taken first.
 async fn commit(
     shared: &Shared,
     store: &StoreName,
+    known: &Mutex<KnownVersions>,
     appends: &[&ValidAppend],
 ) -> Vec<Result<AppendResult, StoreError>> {
     let all = |error: StoreError| appends.iter().map(|_| Err(error.clone())).collect();
@@ -244,11 +258,25 @@ async fn commit(
         Ok(client) => client,
         Err(e) => return all(StoreError::from_pool(&e)),
     };
+    let prediction = lock_known(known).snapshot(appends);
+    if let Some((store_id, snapshot)) = prediction {
+        match write_predicted(&client, store, store_id, appends, &snapshot).await {
+            Ok(Some(written)) => return learn(known, written),
+            Ok(None) => {}
+            Err(BatchError::Collision(constraint)) => {
+                tracing::debug!(%store, constraint, "prediction was stale; reading");
+                shared.metrics.stale_predictions.inc();
+            }
+            Err(BatchError::StoreNotFound) => lock_known(known).forget(),
+            Err(BatchError::Db(error)) => return all(error),
+        }
+    }
     let mut mode = LockMode::Late;
     loop {
         match write_batch(&client, store, appends, mode).await {
-            Ok(answers) => return answers,
+            Ok(written) => return learn(known, written),
             Err(BatchError::StoreNotFound) => {
+                lock_known(known).forget();
                 return all(StoreError::StoreNotFound(store.to_string()));
             }
             Err(BatchError::Db(error)) => return all(error),
@@ -273,6 +301,20 @@ async fn commit(
             }
         }
     }
+}
+
+/// Records what a committed batch showed; its answers.
+fn learn(known: &Mutex<KnownVersions>, written: Written) -> Vec<Result<AppendResult, StoreError>> {
+    lock_known(known).learn(
+        written.store_id,
+        written.versions.iter().map(|(s, v)| (s.as_str(), *v)),
+    );
+    written.answers
+}
+
+fn lock_known(known: &Mutex<KnownVersions>) -> std::sync::MutexGuard<'_, KnownVersions> {
+    // Nothing panics while the lock is held; the map is consistent either way.
+    known.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 #[cfg(test)]

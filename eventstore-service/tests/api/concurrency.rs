@@ -4,7 +4,7 @@ use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, events_body, spawn_app, spawn_on_database};
+use crate::helpers::{STORE, TestApp, events_body, spawn_app, spawn_on_database};
 
 /// Positions of the whole stream, checked to be 1..=n without gap or duplicate.
 async fn assert_positions_are_contiguous(app: &TestApp, stream: &str, n: u64) {
@@ -131,4 +131,100 @@ async fn two_replicas_on_one_database_let_exactly_one_of_the_same_expected_versi
     let all = first.all_events().await;
     let globals: Vec<u64> = all.iter().map(|e| e.global_position).collect();
     assert_eq!(globals, vec![1, 2, 3]);
+}
+
+/// A counter of the service's `GET /metrics`.
+async fn metric(app: &TestApp, name: &str) -> f64 {
+    let text = app.get("/metrics").await.text().await.unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_whose_known_versions_are_stale_still_answers_right() {
+    // Arrange: `first` writes the stream and so knows it at version 1; `second` then moves it
+    // to version 3 behind first's back.
+    let first = spawn_app().await;
+    let second = spawn_on_database(&first.database_url, |_| {}).await;
+    first
+        .append_ok("s", &events_body(1, json!("no_stream")))
+        .await;
+    second.append_ok("s", &events_body(2, json!(1))).await;
+    let stale = "eventstore_append_stale_predictions_total";
+    let before = metric(&first, stale).await;
+
+    // Act: the expected version 1 (what first believes) is predicted to succeed at position 2,
+    // which exists; then second moves on again, and first's `any` is predicted at position 4,
+    // which exists too; last, an append first can now predict right.
+    let conflict = first.post_append("s", &events_body(1, json!(1))).await;
+    let conflict_status = conflict.status();
+    let conflict: Value = conflict.json().await.unwrap();
+    second.append_ok("s", &events_body(1, json!("any"))).await;
+    let any = first.append_ok("s", &events_body(1, json!("any"))).await;
+    let predicted = first.append_ok("s", &events_body(1, json!(5))).await;
+
+    // Assert: the conflict names the real version, `any` is written after what second wrote,
+    // and both stale predictions were taken and corrected by reading (the last one was right).
+    assert_eq!(conflict_status, StatusCode::CONFLICT, "{conflict}");
+    assert_eq!(
+        conflict["details"]["currentVersion"],
+        json!(3),
+        "{conflict}"
+    );
+    assert_eq!(any.events[0].stream_position, 5);
+    assert_eq!(predicted.events[0].stream_position, 6);
+    assert_positions_are_contiguous(&first, "s", 6).await;
+    assert_eq!(metric(&first, stale).await - before, 2.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idempotent_repeat_on_a_known_stream_is_answered_with_the_original() {
+    // Arrange: the stream is known after the first append, so the repeat is predicted.
+    let app = spawn_app().await;
+    let mut body = events_body(2, json!("no_stream"));
+    body["options"]["idempotencyKey"] = json!("key-1");
+    let original = app.append_ok("k", &body).await;
+    app.append_ok("other", &events_body(1, json!("any"))).await;
+
+    // Act
+    let repeat = app.post_append("k", &body).await;
+    let status = repeat.status();
+    let repeat: Value = repeat.json().await.unwrap();
+
+    // Assert: the same result, nothing written twice.
+    assert!(status.is_success(), "{status} {repeat}");
+    assert_eq!(
+        repeat["globalPosition"],
+        json!(original.global_position),
+        "{repeat}"
+    );
+    assert_positions_are_contiguous(&app, "k", 2).await;
+    assert_eq!(app.all_events().await.len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_deleted_and_created_again_starts_its_streams_afresh() {
+    // Arrange: the writer knows stream "a" at version 3 of the old store.
+    let app = spawn_app().await;
+    app.append_ok("a", &events_body(3, json!("no_stream")))
+        .await;
+    let deleted = app
+        .http
+        .delete(app.url(&format!("/api/event-stores/{STORE}?confirm=true")))
+        .send()
+        .await
+        .unwrap();
+    assert!(deleted.status().is_success(), "{}", deleted.status());
+    app.create_store(STORE).await;
+
+    // Act
+    let fresh = app
+        .append_ok("a", &events_body(1, json!("no_stream")))
+        .await;
+
+    // Assert
+    assert_eq!(fresh.events[0].stream_position, 1);
+    assert_eq!(fresh.global_position, 1);
+    assert_positions_are_contiguous(&app, "a", 1).await;
 }

@@ -97,9 +97,10 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
             let after = batch_counters(&http, &base).await?;
             let batches = (after.0 - before.0).max(1.0);
             eprintln!(
-                "  service, {events} events/append, {clients} clients: {:.0} events/s, {:.1} appends/batch",
+                "  service, {events} events/append, {clients} clients: {:.0} events/s, {:.1} appends/batch, {:.0} µs/batch",
                 service.events_per_second(),
                 (after.1 - before.1) / batches,
+                (after.2 - before.2) / batches * 1e6,
             );
             let name = format!(
                 "service, {events} event{}/append",
@@ -202,8 +203,9 @@ pub(super) async fn service_appends(
     .await
 }
 
-/// The service's (group commits, appends written by them) so far, from `GET /metrics`.
-async fn batch_counters(http: &reqwest::Client, base: &str) -> Result<(f64, f64), BoxError> {
+/// The service's (group commits, appends written by them, seconds spent in them) so far, from
+/// `GET /metrics`.
+async fn batch_counters(http: &reqwest::Client, base: &str) -> Result<(f64, f64, f64), BoxError> {
     let text = http
         .get(format!("{base}/metrics"))
         .send()
@@ -218,6 +220,7 @@ async fn batch_counters(http: &reqwest::Client, base: &str) -> Result<(f64, f64)
     Ok((
         value("eventstore_append_batches_total "),
         value("eventstore_append_batch_appends_sum "),
+        value("eventstore_append_batch_seconds_sum "),
     ))
 }
 

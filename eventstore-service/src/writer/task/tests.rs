@@ -30,6 +30,7 @@ fn waiting_writer(batch_max_events: usize, batch_wait: Duration) -> (Writer, mps
         shared,
         queues: Weak::new(),
         store: StoreName::parse("store").unwrap(),
+        known: Default::default(),
         receiver,
         held: VecDeque::new(),
         busy: HashMap::new(),
