@@ -19,7 +19,9 @@ use serde_json::json;
 use shared_domain::client::EventStoreClient;
 use shared_domain::service::Shutdown;
 
-use super::{BoxError, DEFAULT_DATABASE_URL, Measurement, Table, drive};
+use hyper::StatusCode;
+
+use super::{BoxError, DEFAULT_DATABASE_URL, Measurement, Table, drive, http};
 
 /// Options of `bench command`.
 #[derive(Debug, Clone, Parser)]
@@ -73,21 +75,16 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
     let command_task = tokio::spawn(command_app.serve(shutdown.clone())?);
     orders.ping().await?;
 
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(256)
-        .timeout(Duration::from_secs(30))
-        .build()?;
     let mut table = Table::default();
     for &clients in &args.clients {
         let append =
-            super::eventstore::service_appends(&http, &store_base, clients, 1, warmup, duration)
-                .await?;
+            super::eventstore::service_appends(&store_base, clients, 1, warmup, duration).await?;
         eprintln!(
             "  store append, {clients} clients: {:.0} events/s",
             append.events_per_second()
         );
         table.add("store append (1 event, HTTP)", clients, &append, None);
-        let commands = place_then_ship(&http, &command_base, clients, warmup, duration).await?;
+        let commands = place_then_ship(&command_base, clients, warmup, duration).await?;
         eprintln!(
             "  command place→ship, {clients} clients: {:.0} commands/s",
             commands.events_per_second()
@@ -108,46 +105,43 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
     Ok(())
 }
 
-/// `clients` loops of: place an order (even operations), ship it (odd operations).
+/// `clients` loops of: place an order (even operations), ship it (odd operations), each client
+/// on a connection of its own.
 async fn place_then_ship(
-    http: &reqwest::Client,
     base: &str,
     clients: usize,
     warmup: Duration,
     duration: Duration,
 ) -> Result<Measurement, BoxError> {
-    let (http, base) = (http.clone(), base.to_owned());
+    let connections = http::Clients::connect(base, clients).await?;
     // Order ids unique per run and cell, so cells never touch each other's orders.
     let run = std::process::id();
     drive(clients, warmup, duration, 1, move |client, i| {
-        let http = http.clone();
+        let connections = connections.clone();
         let order_id = format!("order-bench-{run}-{clients}-{client}-{}", i / 2);
-        let (url, body, expected) = if i % 2 == 0 {
+        let (path, body, expected) = if i % 2 == 0 {
             (
-                format!("{base}/orders"),
+                "/orders".to_owned(),
                 json!({
                     "orderId": order_id,
                     "customerId": "customer-42",
                     "items": [{"productId": "p-1", "quantity": 2, "price": 9.99}],
                 }),
-                reqwest::StatusCode::CREATED,
+                StatusCode::CREATED,
             )
         } else {
             (
-                format!("{base}/orders/{order_id}/ship"),
+                format!("/orders/{order_id}/ship"),
                 json!({"trackingNumber": "TRK-1", "carrier": "UPS"}),
-                reqwest::StatusCode::OK,
+                StatusCode::OK,
             )
         };
         async move {
-            let response = http.post(url).json(&body).send().await?;
-            if response.status() != expected {
-                let status = response.status();
-                return Err(
-                    format!("command answered {status}: {}", response.text().await?).into(),
-                );
-            }
-            response.bytes().await?;
+            let body = bytes::Bytes::from(serde_json::to_vec(&body)?);
+            connections
+                .post_json(client, &path, body)
+                .await?
+                .expect(expected, "command")?;
             Ok(())
         }
     })

@@ -19,7 +19,8 @@ use serde_json::{Value, json};
 use shared_domain::service::Shutdown;
 use tokio_postgres::NoTls;
 
-use super::{BoxError, DEFAULT_DATABASE_URL, Measurement, Table, drive};
+use super::{BoxError, DEFAULT_DATABASE_URL, Measurement, Table, drive, http};
+use hyper::StatusCode;
 
 /// Options of `bench eventstore`.
 #[derive(Debug, Clone, Parser)]
@@ -93,7 +94,7 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
         table.add("raw INSERT (1 row/txn)", clients, &raw, None);
         for events in [1usize, 10] {
             let before = batch_counters(&http, &base).await?;
-            let service = service_appends(&http, &base, clients, events, warmup, duration).await?;
+            let service = service_appends(&base, clients, events, warmup, duration).await?;
             let after = batch_counters(&http, &base).await?;
             let batches = (after.0 - before.0).max(1.0);
             eprintln!(
@@ -156,10 +157,9 @@ pub async fn raw_inserts(
     .await
 }
 
-/// Appends of `events` events to fresh streams from `clients` HTTP clients (the store
-/// [`STORE`] must exist on the service at `base`).
+/// Appends of `events` events to fresh streams from `clients` HTTP clients, each on a
+/// connection of its own (the store [`STORE`] must exist on the service at `base`).
 pub(super) async fn service_appends(
-    http: &reqwest::Client,
     base: &str,
     clients: usize,
     events: usize,
@@ -170,32 +170,22 @@ pub(super) async fn service_appends(
         "events": vec![json!({"type": "bench.happened", "data": event_data()}); events],
         "options": {"expectedStreamVersion": "no_stream"},
     });
-    let body = std::sync::Arc::new(serde_json::to_vec(&body)?);
-    let (http, base) = (http.clone(), base.to_owned());
+    let body = bytes::Bytes::from(serde_json::to_vec(&body)?);
+    let connections = http::Clients::connect(base, clients).await?;
     drive(
         clients,
         warmup,
         duration,
         events as u64,
         move |client, i| {
-            let (http, body) = (http.clone(), body.clone());
-            let url = format!(
-                "{base}/api/event-stores/{STORE}/streams/s-{events}-{clients}-{client}-{i}"
-            );
+            let (connections, body) = (connections.clone(), body.clone());
+            let path =
+                format!("/api/event-stores/{STORE}/streams/s-{events}-{clients}-{client}-{i}");
             async move {
-                let response = http
-                    .post(url)
-                    .header("content-type", "application/json")
-                    .body((*body).clone())
-                    .send()
-                    .await?;
-                if response.status() != reqwest::StatusCode::CREATED {
-                    let status = response.status();
-                    return Err(
-                        format!("append answered {status}: {}", response.text().await?).into(),
-                    );
-                }
-                response.bytes().await?;
+                connections
+                    .post_json(client, &path, body)
+                    .await?
+                    .expect(StatusCode::CREATED, "append")?;
                 Ok(())
             }
         },

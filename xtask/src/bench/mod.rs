@@ -4,6 +4,7 @@
 
 pub mod command;
 pub mod eventstore;
+pub mod http;
 pub mod projection;
 pub mod query;
 

@@ -4,7 +4,7 @@
 //! projector writes `--orders` orders (a third delivered, a third shipped, a third pending; 97
 //! customers). Then, each for `--duration-secs` after a 1 s warm-up, from `--clients` concurrent
 //! clients (default 32; each raw-Redis client has a TCP connection of its own, and the HTTP
-//! client keeps one keep-alive connection per concurrent request; 1 client shows latency
+//! client keeps one keep-alive connection per client ([`http`]); 1 client shows latency
 //! without queueing):
 //!
 //! * **raw GET**: `GET` of a 250-byte string key — one Redis hop, the physical baseline;
@@ -32,7 +32,8 @@ use shared_domain::read_model::ReadModelKeys;
 use shared_domain::service::Shutdown;
 use shared_domain::testing::redis::delete_namespace;
 
-use super::{BoxError, Measurement, drive};
+use super::{BoxError, Measurement, drive, http};
+use hyper::StatusCode;
 
 /// Options of `bench query`.
 #[derive(Debug, Clone, Parser)]
@@ -134,9 +135,8 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
             direct_page,
             Some(baseline),
         ));
-        let floor = http_gets(clients, warmup, duration, {
-            let base = base.clone();
-            move |_| format!("{base}/health/live")
+        let floor = http_gets(&base, clients, warmup, duration, |_| {
+            "/health/live".to_owned()
         })
         .await?;
         rows.push((
@@ -145,9 +145,8 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
             floor,
             Some(baseline),
         ));
-        let single = http_gets(clients, warmup, duration, {
-            let (base, orders) = (base.clone(), args.orders);
-            move |i| format!("{base}/orders/order-{}", spread(i, orders))
+        let single = http_gets(&base, clients, warmup, duration, move |i| {
+            format!("/orders/order-{}", spread(i, orders))
         })
         .await?;
         eprintln!(
@@ -155,11 +154,11 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
             single.events_per_second()
         );
         rows.push(("GET /orders/{id}".into(), clients, single, Some(baseline)));
-        let pages = http_gets(clients, warmup, duration, {
-            let (base, cursors) = (base.clone(), cursors.clone());
+        let pages = http_gets(&base, clients, warmup, duration, {
+            let cursors = cursors.clone();
             move |i| {
                 let cursor = &cursors[spread(i, cursors.len())];
-                format!("{base}/orders?limit={PAGE}{cursor}")
+                format!("/orders?limit={PAGE}{cursor}")
             }
         })
         .await?;
@@ -169,9 +168,8 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
             pages,
             Some(baseline),
         ));
-        let status = http_gets(clients, warmup, duration, {
-            let base = base.clone();
-            move |_| format!("{base}/orders?status=pending&limit={PAGE}")
+        let status = http_gets(&base, clients, warmup, duration, |_| {
+            format!("/orders?status=pending&limit={PAGE}")
         })
         .await?;
         rows.push((
@@ -349,28 +347,26 @@ async fn raw_hgetall(
     .await
 }
 
-/// `GET url(i)` from `clients` concurrent requests; anything but 200 fails the run.
+/// `GET path(i)` on `base` from `clients` concurrent clients, each on a connection of its own;
+/// anything but 200 fails the run.
 async fn http_gets<U>(
+    base: &str,
     clients: usize,
     warmup: Duration,
     duration: Duration,
-    url: U,
+    path: U,
 ) -> Result<Measurement, BoxError>
 where
     U: Fn(u64) -> String + Clone + Send + Sync + 'static,
 {
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(clients.max(1) * 2)
-        .timeout(Duration::from_secs(30))
-        .build()?;
+    let connections = http::Clients::connect(base, clients).await?;
     drive(clients, warmup, duration, 1, move |c, i| {
-        let (http, url) = (http.clone(), url(i + c as u64 * 7919));
+        let (connections, path) = (connections.clone(), path(i + c as u64 * 7919));
         async move {
-            let response = http.get(&url).send().await?;
-            if response.status() != 200 {
-                return Err(format!("GET {url} answered {}", response.status()).into());
-            }
-            response.bytes().await?;
+            connections
+                .get(c, &path)
+                .await?
+                .expect(StatusCode::OK, &format!("GET {path}"))?;
             Ok(())
         }
     })
