@@ -2,7 +2,8 @@
 //!
 //! validate (no I/O) → [read the stream once, when an idempotency key or `If-Match` needs it] →
 //! `handle_command_with_decider_with` (read, fold, decide, append with the expected version,
-//! re-decide on conflict) → the answer. Generic over the store, so tests run it on
+//! re-decide on conflict; a command the decider accepts on an empty stream — placing an order —
+//! is first appended with `no_stream` without reading) → the answer. Generic over the store, so tests run it on
 //! [`InMemoryEventStore`](shared_domain::event_store::InMemoryEventStore) as well as over HTTP.
 
 use serde_json::{Value, json};
@@ -82,6 +83,10 @@ pub async fn execute<S: EventStore>(
         },
         metadata: Some(metadata(command, trace, key, hash.as_deref())),
         idempotency_key: key.map(|key| store_key(stream_id, key)),
+        // Placing an order needs no read: appended with `no_stream`, it fails only if the order
+        // exists, and then the stream is read and the decider refuses as usual. (When the stream
+        // was read already, for a key or If-Match, that read decides.)
+        new_stream_first: prefetched.is_none(),
     };
     let store_with_prefetch = Prefetched::new(store, prefetched);
     let result = handle_command_with_decider_with(
@@ -357,5 +362,49 @@ mod tests {
             .unwrap_err();
         assert_eq!(failure.outcome(), "precondition_failed");
         assert_eq!(store.all_events().len(), 1);
+    }
+
+    /// Counts the stream reads that reach the store.
+    #[derive(Default)]
+    struct CountingReads {
+        inner: InMemoryEventStore,
+        reads: Mutex<u32>,
+    }
+
+    impl EventStore for CountingReads {
+        async fn read_stream(&self, stream_id: &str) -> Result<ReadStreamResult, StoreError> {
+            *self.reads.lock().unwrap() += 1;
+            self.inner.read_stream(stream_id).await
+        }
+
+        async fn append_to_stream(
+            &self,
+            stream_id: &str,
+            events: Vec<Event>,
+            options: AppendOptions,
+        ) -> Result<AppendResult, StoreError> {
+            self.inner
+                .append_to_stream(stream_id, events, options)
+                .await
+        }
+    }
+
+    #[tokio::test]
+    async fn placing_reads_nothing_and_placing_again_reads_and_is_refused() {
+        let store = CountingReads::default();
+
+        let placed = run(&store, &place("order-1"), &Preconditions::default())
+            .await
+            .unwrap();
+        let reads_to_place = *store.reads.lock().unwrap();
+        let again = run(&store, &place("order-1"), &Preconditions::default())
+            .await
+            .unwrap_err();
+
+        assert_eq!(reads_to_place, 0);
+        assert_eq!(placed.answer.stream_version(), 1);
+        assert_eq!(again.outcome(), "illegal_state", "{again:?}");
+        assert_eq!(*store.reads.lock().unwrap(), 1);
+        assert_eq!(store.inner.all_events().len(), 1);
     }
 }

@@ -51,6 +51,12 @@ pub struct HandleOptions {
     /// Passed to the store as the append's `idempotencyKey`, so that an append the store has
     /// already committed under this key is not written twice.
     pub idempotency_key: Option<String>,
+    /// Creation commands skip the read: when the decider accepts the command on the initial
+    /// state, its events are first appended with `no_stream`, and only if the stream exists
+    /// (a version conflict) is it read and the command decided as usual. Saves a read for every
+    /// command that creates a stream; costs one refused append for a command the decider would
+    /// also accept on an empty stream but that is sent to existing ones.
+    pub new_stream_first: bool,
 }
 
 impl Default for HandleOptions {
@@ -59,6 +65,7 @@ impl Default for HandleOptions {
             conflict_retries: RetryPolicy::conflict_retries(),
             metadata: None,
             idempotency_key: None,
+            new_stream_first: false,
         }
     }
 }
@@ -138,6 +145,12 @@ where
     S: EventStore,
     D: Decider,
 {
+    if options.new_stream_first
+        && let Some(created) =
+            create_without_reading(store, stream_id, command, decider, options).await?
+    {
+        return Ok(created);
+    }
     let mut attempt = 1;
     loop {
         let stream = store
@@ -191,6 +204,46 @@ where
             }
             Err(other) => return Err(CommandError::Store(other)),
         }
+    }
+}
+
+/// [`HandleOptions::new_stream_first`]: the command decided on the initial state and appended with
+/// `no_stream`. `None` when the decider refuses it there or decides nothing, or the stream exists.
+async fn create_without_reading<S, D>(
+    store: &S,
+    stream_id: &str,
+    command: &D::Command,
+    decider: &D,
+    options: &HandleOptions,
+) -> Result<Option<CommandOutcome<D::State>>, CommandError>
+where
+    S: EventStore,
+    D: Decider,
+{
+    let state = decider.initial_state();
+    let decided = match decider.decide(command, &state) {
+        Ok(decided) if !decided.is_empty() => decided,
+        // Refused or nothing to do on an empty stream: the stream decides, so read it.
+        _ => return Ok(None),
+    };
+    let to_append = decided
+        .iter()
+        .map(|e| encode(e, options.metadata.clone()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let append = AppendOptions {
+        expected_stream_version: ExpectedStreamVersion::NoStream,
+        idempotency_key: options.idempotency_key.clone(),
+    };
+    match store.append_to_stream(stream_id, to_append, append).await {
+        Ok(result) => Ok(Some(CommandOutcome {
+            new_state: decided.iter().fold(state, |s, e| decider.evolve(s, e)),
+            global_position: Some(result.global_position),
+            next_expected_stream_version: result.next_expected_stream_version,
+            events: result.events,
+            attempts: 1,
+        })),
+        Err(StoreError::VersionConflict { .. }) => Ok(None),
+        Err(other) => Err(CommandError::Store(other)),
     }
 }
 

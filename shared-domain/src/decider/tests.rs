@@ -247,3 +247,116 @@ async fn idempotency_key_reaches_the_store() {
     assert_eq!(replayed.events, first.events);
     assert_eq!(store.all_events().len(), 1);
 }
+
+/// Counts the reads that reach the store.
+#[derive(Default)]
+struct CountingReads {
+    inner: InMemoryEventStore,
+    reads: AtomicU32,
+}
+
+impl EventStore for CountingReads {
+    async fn read_stream(&self, stream_id: &str) -> Result<ReadStreamResult, StoreError> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        self.inner.read_stream(stream_id).await
+    }
+
+    async fn append_to_stream(
+        &self,
+        stream_id: &str,
+        events: Vec<Event>,
+        options: AppendOptions,
+    ) -> Result<AppendResult, StoreError> {
+        self.inner
+            .append_to_stream(stream_id, events, options)
+            .await
+    }
+}
+
+fn new_stream_first() -> HandleOptions {
+    HandleOptions {
+        new_stream_first: true,
+        ..HandleOptions::default()
+    }
+}
+
+#[tokio::test]
+async fn new_stream_first_creates_a_stream_without_reading_it() {
+    let store = CountingReads::default();
+
+    let created = handle_command_with_decider_with(
+        &store,
+        "c-1",
+        &CounterCommand::Increment(2),
+        &Counter,
+        &new_stream_first(),
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(store.reads.load(Ordering::SeqCst), 0);
+    assert_eq!(created.new_state, 2);
+    assert_eq!(created.next_expected_stream_version, 1);
+    assert_eq!(created.attempts, 1);
+}
+
+#[tokio::test]
+async fn new_stream_first_on_an_existing_stream_reads_and_decides_as_usual() {
+    let store = CountingReads::default();
+    let options = new_stream_first();
+    handle_command_with_decider_with(
+        &store,
+        "c-1",
+        &CounterCommand::Increment(2),
+        &Counter,
+        &options,
+    )
+    .await
+    .unwrap();
+
+    let second = handle_command_with_decider_with(
+        &store,
+        "c-1",
+        &CounterCommand::Increment(3),
+        &Counter,
+        &options,
+    )
+    .await
+    .unwrap();
+
+    // The no_stream append was refused, so the stream was read once and the command decided on it.
+    assert_eq!(store.reads.load(Ordering::SeqCst), 1);
+    assert_eq!(second.new_state, 5);
+    assert_eq!(second.next_expected_stream_version, 2);
+    let stored = store.inner.read_stream("c-1").await.unwrap();
+    assert_eq!(stored.events.len(), 2);
+}
+
+#[tokio::test]
+async fn new_stream_first_reads_when_the_decider_refuses_on_an_empty_stream() {
+    let store = CountingReads::default();
+
+    let refused = handle_command_with_decider_with(
+        &store,
+        "c-1",
+        &CounterCommand::Fail,
+        &Counter,
+        &new_stream_first(),
+    )
+    .await;
+
+    assert!(
+        matches!(refused, Err(CommandError::Domain(_))),
+        "{refused:?}"
+    );
+    assert_eq!(store.reads.load(Ordering::SeqCst), 1);
+    assert!(
+        store
+            .inner
+            .read_stream("c-1")
+            .await
+            .unwrap()
+            .events
+            .is_empty()
+    );
+}
