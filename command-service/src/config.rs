@@ -50,8 +50,13 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
     ),
     (
         "COMMAND_HTTP_WORKERS",
-        "(number of CPUs)",
+        "(HTTP_WORKERS, else the number of CPUs)",
         "actix-web worker threads",
+    ),
+    (
+        "HTTP_WORKERS",
+        "(number of CPUs)",
+        "actix-web worker threads, the name every service reads",
     ),
     (
         "SHUTDOWN_GRACE_SECONDS",
@@ -203,7 +208,11 @@ impl Config {
                 ..RetryPolicy::conflict_retries()
             },
             max_body_bytes,
-            http_workers: vars.opt("COMMAND_HTTP_WORKERS")?,
+            // The service's own name first; HTTP_WORKERS is the name all services share.
+            http_workers: match vars.opt("COMMAND_HTTP_WORKERS")? {
+                Some(workers) => Some(workers),
+                None => vars.opt("HTTP_WORKERS")?,
+            },
             shutdown: ShutdownSettings::from_vars(vars)?,
         })
     }
@@ -274,6 +283,14 @@ mod tests {
         assert_eq!(config.eventstore.timeout, Duration::from_millis(250));
         assert_eq!(config.conflict_retries.max_attempts, 3);
         assert_eq!(config.max_body_bytes, 4096);
+    }
+
+    #[test]
+    fn the_shared_worker_count_applies_unless_the_services_own_is_set() {
+        let shared = Vars::from_pairs([("HTTP_WORKERS", "3")]);
+        assert_eq!(Config::from_vars(&shared).unwrap().http_workers, Some(3));
+        let both = Vars::from_pairs([("HTTP_WORKERS", "3"), ("COMMAND_HTTP_WORKERS", "5")]);
+        assert_eq!(Config::from_vars(&both).unwrap().http_workers, Some(5));
     }
 
     #[test]

@@ -68,8 +68,13 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
     ),
     (
         "EVENTSTORE_HTTP_WORKERS",
-        "(number of CPUs)",
+        "(HTTP_WORKERS, else the number of CPUs)",
         "actix-web worker threads",
+    ),
+    (
+        "HTTP_WORKERS",
+        "(number of CPUs)",
+        "actix-web worker threads, the name every service reads",
     ),
     (
         "SHUTDOWN_GRACE_SECONDS",
@@ -183,7 +188,11 @@ impl Config {
             batches_in_flight: vars.or("EVENTSTORE_BATCHES_IN_FLIGHT", 1)?,
             batch_wait: Duration::from_micros(vars.or("EVENTSTORE_BATCH_WAIT_US", 1000)?),
             migrate_on_start: vars.flag("EVENTSTORE_MIGRATE_ON_START", true)?,
-            http_workers: vars.opt("EVENTSTORE_HTTP_WORKERS")?,
+            // The service's own name first; HTTP_WORKERS is the name all services share.
+            http_workers: match vars.opt("EVENTSTORE_HTTP_WORKERS")? {
+                Some(workers) => Some(workers),
+                None => vars.opt("HTTP_WORKERS")?,
+            },
             shutdown: ShutdownSettings::from_vars(vars)?,
             subscriptions: crate::delivery::DeliverySettings::from_vars(vars)?,
         })
@@ -243,6 +252,14 @@ mod tests {
         assert_eq!(config.max_body_bytes, 1024 * 1024);
         assert_eq!(config.api_key, None);
         assert!(config.migrate_on_start);
+    }
+
+    #[test]
+    fn the_shared_worker_count_applies_unless_the_services_own_is_set() {
+        let shared = Vars::from_pairs([("HTTP_WORKERS", "3")]);
+        assert_eq!(Config::from_vars(&shared).unwrap().http_workers, Some(3));
+        let both = Vars::from_pairs([("HTTP_WORKERS", "3"), ("EVENTSTORE_HTTP_WORKERS", "5")]);
+        assert_eq!(Config::from_vars(&both).unwrap().http_workers, Some(5));
     }
 
     #[test]
