@@ -55,7 +55,8 @@ pub struct HandleOptions {
     /// state, its events are first appended with `no_stream`, and only if the stream exists
     /// (a version conflict) is it read and the command decided as usual. Saves a read for every
     /// command that creates a stream; costs one refused append for a command the decider would
-    /// also accept on an empty stream but that is sent to existing ones.
+    /// also accept on an empty stream but that is sent to existing ones. The refused `no_stream`
+    /// try does not count against `conflict_retries`.
     pub new_stream_first: bool,
 }
 

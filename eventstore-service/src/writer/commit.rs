@@ -16,12 +16,13 @@
 //! write statement alone, in one round trip, as its own transaction. Any unique key it violates
 //! means the prediction was stale; nothing is written and the batch takes the reading path.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Object;
 use serde_json::Value;
-use shared_domain::event::ReadEvent;
+use shared_domain::event::{ExpectedStreamVersion, ReadEvent};
 use shared_domain::wire::AppendResult;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
@@ -87,7 +88,7 @@ const SQL_STREAMS_LOCKED: &str = "SELECT e.id, s.stream_id, s.version FROM event
 const SQL_WRITE: &str = "WITH c AS ( \
        UPDATE event_stores SET counter = counter + $2, stream_count = stream_count + $3, \
          event_bytes = event_bytes + $4 \
-       WHERE id = $1 \
+       WHERE id = $1 /*guard*/ \
        RETURNING counter, now() AS at, pg_notify($5, $6 || ':' || counter) AS notified), \
      ev AS ( \
        INSERT INTO events (store_id, global_position, stream_id, stream_position, event_id, \
@@ -107,6 +108,22 @@ const SQL_WRITE: &str = "WITH c AS ( \
        FROM c, UNNEST($18::text[], $19::text[], $20::text[], $21::bigint[], $22::int[]) \
          AS u(sid, k, h, off, n)) \
      SELECT counter, at FROM c";
+
+/// [`SQL_WRITE`] for a predicted batch: the counter is updated — and so anything written — only
+/// if every stream the batch writes is at the version the prediction assumed ($23, $24; 0 for a
+/// stream that does not exist). Under normal operation a stale prediction is stale low and the
+/// unique keys would refuse it too; this also refuses one that is stale HIGH (the database lost
+/// commits the writer saw: a failover to an asynchronous standby, a restore), which no unique
+/// key catches, and it refuses without an error in the server's log.
+static SQL_WRITE_PREDICTED: LazyLock<String> = LazyLock::new(|| {
+    SQL_WRITE.replace(
+        "/*guard*/",
+        // One primary-key lookup per stream (a join could be planned as a scan of `streams`).
+        "AND NOT EXISTS (SELECT 1 FROM UNNEST($23::text[], $24::bigint[]) AS p(sid, v) \
+           WHERE COALESCE((SELECT s.version FROM streams s \
+             WHERE s.store_id = $1 AND s.stream_id = p.sid), 0) <> p.v)",
+    )
+});
 
 /// Stored results of the batch's idempotency keys: one row per event of each original append.
 fn sql_keys() -> String {
@@ -170,8 +187,9 @@ async fn write_batch_in_transaction(
             versions,
         });
     }
-    let (last, created_at) =
-        write_rows(client, store, store_id, batch, &plan, Transaction::Open).await?;
+    let (last, created_at) = write_rows(client, store, store_id, batch, &plan, None)
+        .await?
+        .ok_or(BatchError::StoreNotFound)?;
     let base = to_u64(last) - plan.total_events;
     let answers = answers(&plan, build_results(batch, &plan, base, created_at));
     versions.extend(plan.final_versions);
@@ -183,10 +201,12 @@ async fn write_batch_in_transaction(
 }
 
 /// Writes `batch` to store `store_id` as planned against `known` (what the writer knows of its
-/// streams), in one statement that is its own transaction, when that plan writes every append.
-/// `Ok(None)`: the plan refuses or repeats something, which only the reading path may answer.
-/// [`BatchError::Collision`] or [`BatchError::StoreNotFound`]: the prediction was stale and
-/// nothing was written.
+/// streams) in one round trip — the write statement, guarded by the predicted versions, as its
+/// own transaction — when that plan writes every append. `Ok(None)`: the prediction cannot
+/// be made (the plan refuses or repeats something, which only the reading path may answer, or
+/// a stream's first append in the batch is neither to a known stream nor `no_stream`).
+/// [`BatchError::Collision`]: the prediction was stale (or the store is gone) and nothing was
+/// written.
 pub async fn write_predicted(
     client: &Object,
     store: &StoreName,
@@ -194,17 +214,34 @@ pub async fn write_predicted(
     batch: &[&ValidAppend],
     known: &Snapshot,
 ) -> Result<Option<Written>, BatchError> {
+    if !predictable_streams(batch, known) {
+        return Ok(None);
+    }
     let plan = plan(batch, known);
-    let predictable = plan.total_events > 0
+    let all_written = plan.total_events > 0
         && plan
             .decisions
             .iter()
             .all(|d| matches!(d, Decision::Write { .. } | Decision::SameAs(_)));
-    if !predictable {
+    if !all_written {
         return Ok(None);
     }
-    let (last, created_at) =
-        write_rows(client, store, store_id, batch, &plan, Transaction::None).await?;
+    let guard = Guard {
+        streams: plan
+            .final_versions
+            .iter()
+            .map(|(s, _)| s.as_str())
+            .collect(),
+        versions: plan
+            .final_versions
+            .iter()
+            .map(|(s, _)| to_i64(known.stream_versions.get(s).copied().unwrap_or(0)))
+            .collect(),
+    };
+    let (last, created_at) = write_rows(client, store, store_id, batch, &plan, Some(&guard))
+        .await?
+        // The guard refused (or the store is gone): nothing was written.
+        .ok_or_else(|| BatchError::Collision("predicted stream versions".to_owned()))?;
     let base = to_u64(last) - plan.total_events;
     let answers = answers(&plan, build_results(batch, &plan, base, created_at));
     Ok(Some(Written {
@@ -214,12 +251,28 @@ pub async fn write_predicted(
     }))
 }
 
-/// Whether the write statement runs inside an open transaction (then `COMMIT` follows it) or
-/// alone, as its own transaction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Transaction {
-    Open,
-    None,
+/// Whether every stream's first append in `batch` is to a stream the writer knows, or expects
+/// no stream (then a stream the writer does not know is predicted new). An `any` or
+/// `stream_exists` append to a stream the writer has not seen reads first: it is likely to exist.
+fn predictable_streams(batch: &[&ValidAppend], known: &Snapshot) -> bool {
+    let mut seen: HashSet<&str> = HashSet::with_capacity(batch.len());
+    batch.iter().all(|append| {
+        let stream = append.stream_id.as_str();
+        if !seen.insert(stream) {
+            return true;
+        }
+        known.stream_versions.contains_key(stream)
+            || matches!(
+                append.expected,
+                ExpectedStreamVersion::NoStream | ExpectedStreamVersion::Exact(0)
+            )
+    })
+}
+
+/// The versions a predicted batch assumes its streams are at.
+struct Guard<'a> {
+    streams: Vec<&'a str>,
+    versions: Vec<i64>,
 }
 
 /// `BEGIN`, in [`LockMode::First`] the counter lock, and the reads, pipelined.
@@ -384,17 +437,24 @@ fn build_results(
     written
 }
 
-/// The counter lock, the writes and (in an open transaction) `COMMIT`, pipelined; returns once
-/// the commit is durable, with the counter after the batch and the transaction's time.
+/// The counter lock and the writes; returns once the commit is durable, with the counter after
+/// the batch and the transaction's time. Without `guard` (the reading path) inside the open
+/// transaction, with `COMMIT` pipelined after the statement; with `guard` (a prediction) as one
+/// statement in its own transaction (a `BEGIN` and `COMMIT` around it measurably slowed every
+/// batch). `None`: nothing was written — the store is gone (deleted since the read), or
+/// `guard`'s versions did not hold.
 async fn write_rows(
     client: &Object,
     store: &StoreName,
     store_id: i32,
     batch: &[&ValidAppend],
     plan: &Plan,
-    transaction: Transaction,
-) -> Result<(i64, DateTime<Utc>), BatchError> {
-    let write = client.prepare_cached(SQL_WRITE).await?;
+    guard: Option<&Guard<'_>>,
+) -> Result<Option<(i64, DateTime<Utc>)>, BatchError> {
+    let write = match guard {
+        None => client.prepare_cached(SQL_WRITE).await?,
+        Some(_) => client.prepare_cached(&SQL_WRITE_PREDICTED).await?,
+    };
     let total = to_i64(plan.total_events);
     let new_streams = to_i64(plan.new_streams);
     let bytes: i64 = accepted(batch, plan)
@@ -408,7 +468,7 @@ async fn write_rows(
         .map(|(s, v)| (s.as_str(), to_i64(*v)))
         .unzip();
     let keys = KeyRows::of(batch, plan);
-    let params: [&(dyn ToSql + Sync); 22] = [
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![
         &store_id,
         &total,
         &new_streams,
@@ -432,25 +492,27 @@ async fn write_rows(
         &keys.offsets,
         &keys.counts,
     ];
+    if let Some(guard) = guard {
+        params.push(&guard.streams);
+        params.push(&guard.versions);
+    }
 
     // The serialization point is the UPDATE in SQL_WRITE: from it to COMMIT no other transaction
     // of this store can assign global positions, so they are handed out in commit order.
     let written = client.query_opt(&write, &params);
-    let row = match transaction {
-        Transaction::None => written.await?,
-        Transaction::Open => {
-            let commit = client.batch_execute("COMMIT");
-            // join!, not try_join!: the write's own error is the cause; after it, PostgreSQL
-            // answers the pipelined COMMIT by rolling back.
-            let (row, committed) = tokio::join!(written, commit);
-            let row = row?;
-            committed?;
-            row
-        }
+    let row = if guard.is_some() {
+        written.await?
+    } else {
+        let commit = client.batch_execute("COMMIT");
+        // join!, not try_join!: the write's own error is the cause; after it, PostgreSQL
+        // answers the pipelined COMMIT by rolling back.
+        let (row, committed) = tokio::join!(written, commit);
+        let row = row?;
+        committed?;
+        row
     };
-    // No row: the store was deleted since the read, and nothing was written.
-    let row = row.ok_or(BatchError::StoreNotFound)?;
-    Ok((row.try_get(0)?, row.try_get(1)?))
+    row.map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+        .transpose()
 }
 
 /// The `events` columns of a batch's accepted appends, as UNNEST arrays.

@@ -1,15 +1,22 @@
 //! What one store's writer has learned of its streams' versions, so that a batch whose outcome
-//! can be predicted from it is written in ONE statement, with no read before it
+//! can be predicted from it is written in ONE round trip, with no read before it
 //! ([`commit::write_predicted`](super::commit::write_predicted)).
 //!
 //! Why a prediction is safe: stream positions are contiguous (every write at position p > 1 was
 //! planned against a committed version p − 1), versions never go down, and
 //! `UNIQUE (store_id, stream_id, stream_position)` refuses a second row at a position. So a
-//! version learned from a commit can only be stale low: the write at "known version + 1" then
-//! collides with the row another replica wrote there, nothing is written, and the batch runs the
-//! reading path. A stream not known here is predicted at version 0 (position 1 collides if it
-//! exists). Idempotency keys and client-chosen event ids need no lookup either: their unique keys
-//! refuse a repeat the same way, and the reading path then answers it with the original result.
+//! version learned from a commit is, under normal operation, only ever stale low: the write at
+//! "known version + 1" would collide with the row another replica wrote there. The predicted
+//! statement also checks every written stream's `streams.version` against the prediction before
+//! it takes the counter lock, which refuses a stale-low prediction without an error and a
+//! stale-HIGH one too (the database lost commits the writer saw: a failover to an asynchronous
+//! standby, a restore), which no unique key would catch. Either way nothing is written and the
+//! batch takes the reading path.
+//!
+//! A stream the writer does not know is predicted new only for a `no_stream` append (position 1
+//! collides if it exists); any other first append to an unknown stream reads. Idempotency keys
+//! and client-chosen event ids need no lookup: their unique keys refuse a repeat, and the
+//! reading path then answers it with the original result.
 //!
 //! A store deleted and created again gets a new id: the prediction's counter update then finds
 //! no row, and the reading path learns the new id (which forgets the old versions).

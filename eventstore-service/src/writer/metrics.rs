@@ -9,7 +9,8 @@ pub(super) struct WriterMetrics {
     pub batches: IntCounter,
     /// `eventstore_append_batch_appends`: appends per batch.
     pub batch_appends: Histogram,
-    /// `eventstore_append_batch_seconds`: time from a batch's start to its durable commit.
+    /// `eventstore_append_batch_seconds`: time from a batch's start (waiting for a pooled
+    /// connection included) to its durable commit.
     pub batch_seconds: Histogram,
     /// `eventstore_events_appended_total`: events written.
     pub events: IntCounter,
@@ -41,7 +42,7 @@ impl WriterMetrics {
         let seconds = Histogram::with_opts(
             HistogramOpts::new(
                 "eventstore_append_batch_seconds",
-                "Time of a group commit, from taking a connection to the durable commit",
+                "Time of a group commit, from its start (waiting for a connection included) to the durable commit",
             )
             .buckets(vec![
                 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,

@@ -193,6 +193,7 @@ impl<'a> Planner<'a> {
         if append.client_event_ids
             && in_batch.len() == ids.len()
             && in_batch.iter().all(|&i| i == in_batch[0])
+            && self.batch[in_batch[0]].stream_id == append.stream_id
             && self.batch[in_batch[0]]
                 .events
                 .iter()

@@ -228,3 +228,32 @@ async fn a_store_deleted_and_created_again_starts_its_streams_afresh() {
     assert_eq!(fresh.global_position, 1);
     assert_positions_are_contiguous(&app, "a", 1).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prediction_above_what_the_database_holds_is_refused_not_written_with_a_gap() {
+    // Arrange: the writer saw stream "s" reach version 2; then the database loses the second
+    // event (as after a failover to a standby that had not received it, or a restore).
+    let app = spawn_app().await;
+    app.append_ok("s", &events_body(2, json!("no_stream")))
+        .await;
+    let (db, connection) = tokio_postgres::connect(&app.database_url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    db.batch_execute(
+        "DELETE FROM events WHERE stream_id = 's' AND stream_position = 2; \
+         UPDATE streams SET version = 1 WHERE stream_id = 's'",
+    )
+    .await
+    .unwrap();
+    let stale = "eventstore_append_stale_predictions_total";
+    let before = metric(&app, stale).await;
+
+    // Act: predicted at position 3, which would leave position 2 empty.
+    let written = app.append_ok("s", &events_body(1, json!("any"))).await;
+
+    // Assert: the guard refused the prediction; the reading path wrote position 2.
+    assert_eq!(written.events[0].stream_position, 2);
+    assert_positions_are_contiguous(&app, "s", 2).await;
+    assert_eq!(metric(&app, stale).await - before, 1.0);
+}

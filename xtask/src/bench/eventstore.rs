@@ -67,10 +67,18 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
     config.batches_in_flight = args.batches_in_flight;
     config.batch_wait = Duration::from_micros(args.batch_wait_us);
     config.http_workers = args.http_workers;
-    let app = Application::build(config).await?;
+    // Its own Tokio runtime, as in its own process: the load generator's tasks never share a
+    // run queue with the service's writer and database connections.
+    let service_runtime = tokio::runtime::Builder::new_multi_thread()
+        .thread_name("service")
+        .enable_all()
+        .build()?;
+    let app = service_runtime
+        .spawn(async move { Application::build(config).await })
+        .await??;
     let base = format!("http://127.0.0.1:{}", app.port());
     let shutdown = Shutdown::new();
-    let server_task = tokio::spawn(app.run_until_stopped(shutdown.clone()));
+    let server_task = service_runtime.spawn(app.run_until_stopped(shutdown.clone()));
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
         .timeout(Duration::from_secs(30))
@@ -112,6 +120,7 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
     }
     shutdown.trigger();
     server_task.await??;
+    service_runtime.shutdown_background();
 
     println!("{}", table.markdown());
     Ok(())

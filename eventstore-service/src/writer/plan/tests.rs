@@ -216,3 +216,20 @@ fn the_same_event_ids_twice_in_one_batch_are_written_once() {
     assert_eq!(plan.decisions[1], Decision::SameAs(0));
     assert_eq!(plan.total_events, 1);
 }
+
+#[test]
+fn the_same_event_ids_to_another_stream_in_one_batch_are_refused() {
+    let ids = [Uuid::new_v4()];
+    let (a, b) = (with_ids("s", &ids), with_ids("t", &ids));
+    let plan = plan(&[&a, &b], &Snapshot::default());
+    assert!(matches!(plan.decisions[0], Decision::Write { .. }));
+    assert!(
+        matches!(
+            plan.decisions[1],
+            Decision::Reject(StoreError::DuplicateEventId { .. })
+        ),
+        "{:?}",
+        plan.decisions[1]
+    );
+    assert_eq!(plan.total_events, 1);
+}
