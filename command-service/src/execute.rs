@@ -211,7 +211,7 @@ mod tests {
     use std::sync::Mutex;
 
     use shared_domain::event::Event;
-    use shared_domain::event_store::{AppendOptions, InMemoryEventStore};
+    use shared_domain::event_store::{AppendOptions, CountingReads, InMemoryEventStore};
     use shared_domain::money::Money;
     use shared_domain::orders::{OrderItem, PlaceOrder, ShipOrder};
     use shared_domain::wire::AppendResult;
@@ -364,31 +364,6 @@ mod tests {
         assert_eq!(store.all_events().len(), 1);
     }
 
-    /// Counts the stream reads that reach the store.
-    #[derive(Default)]
-    struct CountingReads {
-        inner: InMemoryEventStore,
-        reads: Mutex<u32>,
-    }
-
-    impl EventStore for CountingReads {
-        async fn read_stream(&self, stream_id: &str) -> Result<ReadStreamResult, StoreError> {
-            *self.reads.lock().unwrap() += 1;
-            self.inner.read_stream(stream_id).await
-        }
-
-        async fn append_to_stream(
-            &self,
-            stream_id: &str,
-            events: Vec<Event>,
-            options: AppendOptions,
-        ) -> Result<AppendResult, StoreError> {
-            self.inner
-                .append_to_stream(stream_id, events, options)
-                .await
-        }
-    }
-
     #[tokio::test]
     async fn placing_reads_nothing_and_placing_again_reads_and_is_refused() {
         let store = CountingReads::default();
@@ -396,7 +371,7 @@ mod tests {
         let placed = run(&store, &place("order-1"), &Preconditions::default())
             .await
             .unwrap();
-        let reads_to_place = *store.reads.lock().unwrap();
+        let reads_to_place = store.reads();
         let again = run(&store, &place("order-1"), &Preconditions::default())
             .await
             .unwrap_err();
@@ -404,7 +379,7 @@ mod tests {
         assert_eq!(reads_to_place, 0);
         assert_eq!(placed.answer.stream_version(), 1);
         assert_eq!(again.outcome(), "illegal_state", "{again:?}");
-        assert_eq!(*store.reads.lock().unwrap(), 1);
+        assert_eq!(store.reads(), 1);
         assert_eq!(store.inner.all_events().len(), 1);
     }
 }

@@ -84,6 +84,43 @@ struct Inner {
     idempotent_results: HashMap<(String, String), AppendResult>,
 }
 
+/// An [`InMemoryEventStore`] that counts the stream reads reaching it, for tests that show a path
+/// reads nothing (or once).
+#[cfg(any(test, feature = "testing"))]
+#[derive(Default)]
+pub struct CountingReads {
+    /// The store underneath, for assertions on what was written.
+    pub inner: InMemoryEventStore,
+    reads: std::sync::atomic::AtomicU32,
+}
+
+#[cfg(any(test, feature = "testing"))]
+impl CountingReads {
+    /// Stream reads so far.
+    pub fn reads(&self) -> u32 {
+        self.reads.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[cfg(any(test, feature = "testing"))]
+impl EventStore for CountingReads {
+    async fn read_stream(&self, stream_id: &str) -> Result<ReadStreamResult, StoreError> {
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.read_stream(stream_id).await
+    }
+
+    async fn append_to_stream(
+        &self,
+        stream_id: &str,
+        events: Vec<Event>,
+        options: AppendOptions,
+    ) -> Result<AppendResult, StoreError> {
+        self.inner
+            .append_to_stream(stream_id, events, options)
+            .await
+    }
+}
+
 /// An event store in memory: the same concurrency and idempotency rules as the real one.
 #[derive(Default)]
 pub struct InMemoryEventStore {

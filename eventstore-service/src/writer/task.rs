@@ -263,12 +263,13 @@ async fn commit(
         match write_predicted(&client, store, store_id, appends, &snapshot).await {
             Ok(Some(written)) => return learn(known, written),
             Ok(None) => {}
-            Err(BatchError::Collision(constraint)) => {
-                tracing::debug!(%store, constraint, "prediction was stale; reading");
+            Err(BatchError::Db(error)) => return all(error),
+            // Nothing was written; the reading path finds out what changed (or that the store
+            // is gone).
+            Err(stale) => {
+                tracing::debug!(%store, cause = ?stale, "prediction was stale; reading");
                 shared.metrics.stale_predictions.inc();
             }
-            Err(BatchError::StoreNotFound) => lock_known(known).forget(),
-            Err(BatchError::Db(error)) => return all(error),
         }
     }
     let mut mode = LockMode::Late;

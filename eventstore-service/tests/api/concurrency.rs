@@ -133,14 +133,6 @@ async fn two_replicas_on_one_database_let_exactly_one_of_the_same_expected_versi
     assert_eq!(globals, vec![1, 2, 3]);
 }
 
-/// A counter of the service's `GET /metrics`.
-async fn metric(app: &TestApp, name: &str) -> f64 {
-    let text = app.get("/metrics").await.text().await.unwrap();
-    text.lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or(0.0)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_whose_known_versions_are_stale_still_answers_right() {
     // Arrange: `first` writes the stream and so knows it at version 1; `second` then moves it
@@ -152,7 +144,7 @@ async fn a_replica_whose_known_versions_are_stale_still_answers_right() {
         .await;
     second.append_ok("s", &events_body(2, json!(1))).await;
     let stale = "eventstore_append_stale_predictions_total";
-    let before = metric(&first, stale).await;
+    let before = first.metric(stale).await;
 
     // Act: the expected version 1 (what first believes) is predicted to succeed at position 2,
     // which exists; then second moves on again, and first's `any` is predicted at position 4,
@@ -175,7 +167,7 @@ async fn a_replica_whose_known_versions_are_stale_still_answers_right() {
     assert_eq!(any.events[0].stream_position, 5);
     assert_eq!(predicted.events[0].stream_position, 6);
     assert_positions_are_contiguous(&first, "s", 6).await;
-    assert_eq!(metric(&first, stale).await - before, 2.0);
+    assert_eq!(first.metric(stale).await - before, 2.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -247,7 +239,7 @@ async fn a_prediction_above_what_the_database_holds_is_refused_not_written_with_
     .await
     .unwrap();
     let stale = "eventstore_append_stale_predictions_total";
-    let before = metric(&app, stale).await;
+    let before = app.metric(stale).await;
 
     // Act: predicted at position 3, which would leave position 2 empty.
     let written = app.append_ok("s", &events_body(1, json!("any"))).await;
@@ -255,5 +247,5 @@ async fn a_prediction_above_what_the_database_holds_is_refused_not_written_with_
     // Assert: the guard refused the prediction; the reading path wrote position 2.
     assert_eq!(written.events[0].stream_position, 2);
     assert_positions_are_contiguous(&app, "s", 2).await;
-    assert_eq!(metric(&app, stale).await - before, 1.0);
+    assert_eq!(app.metric(stale).await - before, 1.0);
 }

@@ -166,6 +166,14 @@ impl TestApp {
         serde_json::from_str(&text).expect("a ReadAllResult")
     }
 
+    /// A sample of the service's `GET /metrics` (0 when absent).
+    pub async fn metric(&self, name: &str) -> f64 {
+        let text = self.get("/metrics").await.text().await.expect("metrics");
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or(0.0)
+    }
+
     pub async fn get(&self, path: &str) -> Response {
         self.authed(self.http.get(self.url(path)))
             .send()

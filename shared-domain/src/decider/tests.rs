@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::*;
-use crate::event_store::InMemoryEventStore;
+use crate::event_store::{CountingReads, InMemoryEventStore};
 use crate::wire::{AppendResult, ReadStreamResult};
 
 /// A counter: the smallest decider that shows the machinery.
@@ -248,31 +248,6 @@ async fn idempotency_key_reaches_the_store() {
     assert_eq!(store.all_events().len(), 1);
 }
 
-/// Counts the reads that reach the store.
-#[derive(Default)]
-struct CountingReads {
-    inner: InMemoryEventStore,
-    reads: AtomicU32,
-}
-
-impl EventStore for CountingReads {
-    async fn read_stream(&self, stream_id: &str) -> Result<ReadStreamResult, StoreError> {
-        self.reads.fetch_add(1, Ordering::SeqCst);
-        self.inner.read_stream(stream_id).await
-    }
-
-    async fn append_to_stream(
-        &self,
-        stream_id: &str,
-        events: Vec<Event>,
-        options: AppendOptions,
-    ) -> Result<AppendResult, StoreError> {
-        self.inner
-            .append_to_stream(stream_id, events, options)
-            .await
-    }
-}
-
 fn new_stream_first() -> HandleOptions {
     HandleOptions {
         new_stream_first: true,
@@ -294,7 +269,7 @@ async fn new_stream_first_creates_a_stream_without_reading_it() {
     .await
     .unwrap();
 
-    assert_eq!(store.reads.load(Ordering::SeqCst), 0);
+    assert_eq!(store.reads(), 0);
     assert_eq!(created.new_state, 2);
     assert_eq!(created.next_expected_stream_version, 1);
     assert_eq!(created.attempts, 1);
@@ -325,7 +300,7 @@ async fn new_stream_first_on_an_existing_stream_reads_and_decides_as_usual() {
     .unwrap();
 
     // The no_stream append was refused, so the stream was read once and the command decided on it.
-    assert_eq!(store.reads.load(Ordering::SeqCst), 1);
+    assert_eq!(store.reads(), 1);
     assert_eq!(second.new_state, 5);
     assert_eq!(second.next_expected_stream_version, 2);
     let stored = store.inner.read_stream("c-1").await.unwrap();
@@ -349,7 +324,7 @@ async fn new_stream_first_reads_when_the_decider_refuses_on_an_empty_stream() {
         matches!(refused, Err(CommandError::Domain(_))),
         "{refused:?}"
     );
-    assert_eq!(store.reads.load(Ordering::SeqCst), 1);
+    assert_eq!(store.reads(), 1);
     assert!(
         store
             .inner
