@@ -13,8 +13,9 @@
 //!
 //! The predicted path ([`write_predicted`]) skips the read when the writer's
 //! [`KnownVersions`](super::known::KnownVersions) let every append of the batch be planned: the
-//! write statement alone, in one round trip, as its own transaction. Any unique key it violates
-//! means the prediction was stale; nothing is written and the batch takes the reading path.
+//! write statement alone, in one round trip, as its own transaction, guarded by the predicted
+//! stream versions. A guard that does not hold, or a unique key the statement violates, means
+//! the prediction was stale: nothing is written and the batch takes the reading path.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
