@@ -17,7 +17,7 @@ mod requests;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use shared_domain::testing::{free_port, postgres, redis};
+use shared_domain::testing::{free_ports, postgres, redis};
 use tokio::process::Child;
 
 pub use binaries::{binaries, build_binaries, workspace_root};
@@ -154,11 +154,14 @@ impl Stack {
         std::fs::create_dir_all(&settings.log_dir)
             .map_err(|e| HarnessError(format!("create {}: {e}", settings.log_dir.display())))?;
         let url = |port: u16| format!("http://127.0.0.1:{port}");
+        // Chosen together, so that no two services are given one port (a service that cannot
+        // bind exits, and another answering on its port would pass for it).
+        let [eventstore, command, projection, query] = free_ports::<4>();
         let ports = [
-            (Service::EventStore, free_port()),
-            (Service::Command, free_port()),
-            (Service::Projection, free_port()),
-            (Service::Query, free_port()),
+            (Service::EventStore, eventstore),
+            (Service::Command, command),
+            (Service::Projection, projection),
+            (Service::Query, query),
         ];
         let mut stack = Stack {
             eventstore: url(ports[0].1),
@@ -266,14 +269,17 @@ impl Stack {
                 .timeout(Duration::from_secs(2))
                 .send()
                 .await;
-            if answer.is_ok_and(|response| response.status().is_success()) {
-                return Ok(());
-            }
+            let ready = answer.is_ok_and(|response| response.status().is_success());
+            // Whether our process is still there, also when something answered: a process that
+            // could not bind its port exits, and the answer came from another.
             let exited = self
                 .children
                 .iter_mut()
                 .find(|(s, _)| *s == service)
                 .and_then(|(_, child)| child.try_wait().ok().flatten());
+            if ready && exited.is_none() {
+                return Ok(());
+            }
             if let Some(status) = exited {
                 return Err(HarnessError(format!(
                     "{name} exited ({status}) before it was ready:\n{}",

@@ -24,6 +24,23 @@ pub fn free_port() -> u16 {
         .unwrap_or_else(|e| panic!("cannot bind 127.0.0.1:0 to find a free port: {e}"))
 }
 
+/// `N` distinct free ports on 127.0.0.1: all are held at once while they are chosen, so no two
+/// are the same (separate [`free_port`] calls may hand out one port twice).
+pub fn free_ports<const N: usize>() -> [u16; N] {
+    let listeners: Vec<TcpListener> = (0..N)
+        .map(|_| {
+            TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+                .unwrap_or_else(|e| panic!("cannot bind 127.0.0.1:0 to find a free port: {e}"))
+        })
+        .collect();
+    std::array::from_fn(|i| {
+        listeners[i]
+            .local_addr()
+            .map(|addr| addr.port())
+            .unwrap_or_else(|e| panic!("a bound listener has no address: {e}"))
+    })
+}
+
 /// The current run's id, reduced to what is safe inside a database name or key prefix:
 /// lowercase ASCII letters and digits, at most 20 of them. `scripts/test` uses the same rule.
 pub(crate) fn run_id() -> String {
