@@ -96,9 +96,22 @@ async fn one_traceparent_is_followed_from_the_command_to_the_projection() {
     assert_eq!(delivery.headers["x-request-id"], "trace-e2e-1");
 
     // ... and every service's log has lines in it, each with the request id.
+    // (Waited for as asserted below: a service logs "request completed" after its answer is
+    // on its way, so the caller can see the answer before the line is written.)
+    let completed = |lines: &[Value], service: &str| {
+        lines_of(lines, service, &trace_id)
+            .iter()
+            .any(|l| l["message"] == "request completed" && l["request_id"] == "trace-e2e-1")
+    };
     let lines = eventually(Duration::from_secs(5), "the last hops' log lines", || {
         let lines = logs().lines();
-        let found = !lines_of(&lines, "projection-service", &trace_id).is_empty()
+        let found = [
+            "command-service",
+            "eventstore-service",
+            "projection-service",
+        ]
+        .iter()
+        .all(|service| completed(&lines, service))
             && lines_of(&lines, "eventstore-service", &trace_id)
                 .iter()
                 .any(|l| l["message"] == "webhook answered");
