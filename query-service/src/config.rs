@@ -23,6 +23,9 @@ pub const DEFAULT_MAX_WAIT: Duration = Duration::from_millis(10_000);
 /// case a pub/sub notification was lost.
 pub const DEFAULT_CHECKPOINT_RESYNC: Duration = Duration::from_millis(1000);
 
+/// Default `QUERY_CACHE_ENTRIES`: order summaries held in the process (about 0.5 KiB each).
+pub const DEFAULT_CACHE_ENTRIES: usize = 100_000;
+
 /// Every environment variable the service reads: name, default, meaning (printed by `--help`,
 /// mirrored in the README's Configuration table).
 pub const ENV_VARS: &[(&str, &str, &str)] = &[
@@ -54,6 +57,11 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
         "CHECKPOINT_RESYNC_MS",
         "1000",
         "re-read of the checkpoint while reads wait (safety net for pub/sub)",
+    ),
+    (
+        "QUERY_CACHE_ENTRIES",
+        "100000",
+        "order summaries held in the process, kept current by Redis invalidations (0: no cache)",
     ),
     (
         "SHUTDOWN_GRACE_SECONDS",
@@ -122,6 +130,8 @@ pub struct Config {
     pub redis_timeout: Duration,
     /// Read-your-writes wait bounds.
     pub wait: WaitSettings,
+    /// Most order summaries held in the process (0: none, every read goes to Redis).
+    pub cache_entries: usize,
     /// Graceful shutdown timing.
     pub shutdown: ShutdownSettings,
 }
@@ -137,6 +147,7 @@ impl Config {
             namespace: namespace.into(),
             redis_timeout: DEFAULT_REDIS_TIMEOUT,
             wait: WaitSettings::default(),
+            cache_entries: DEFAULT_CACHE_ENTRIES,
             shutdown: ShutdownSettings::default(),
         }
     }
@@ -184,6 +195,7 @@ impl Config {
             namespace,
             redis_timeout,
             wait,
+            cache_entries: vars.or("QUERY_CACHE_ENTRIES", DEFAULT_CACHE_ENTRIES)?,
             shutdown: ShutdownSettings::from_vars(vars)?,
         })
     }

@@ -4,6 +4,8 @@
 use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts};
 use shared_domain::service::Metrics;
 
+use crate::store::cache::CacheCounters;
+
 /// Endpoint label values (bounded, as Prometheus labels must be).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {
@@ -81,6 +83,10 @@ pub struct QueryMetrics {
     pub checkpoint: IntGauge,
     /// `query_checkpoint_subscription_up`: 1 while the pub/sub subscription is connected.
     pub subscription_up: IntGauge,
+    /// `query_cache_reads_total{result}`: summary lookups in the process cache, hit or miss.
+    pub cache: CacheCounters,
+    /// `query_cache_up`: 1 while the cache receives invalidations (and so is used).
+    pub cache_up: IntGauge,
 }
 
 impl std::fmt::Debug for QueryMetrics {
@@ -124,6 +130,23 @@ impl QueryMetrics {
             subscription_up: metrics.register(IntGauge::new(
                 "query_checkpoint_subscription_up",
                 "1 while the checkpoint pub/sub subscription is connected",
+            )?)?,
+            cache: {
+                let lookups = metrics.register(IntCounterVec::new(
+                    Opts::new(
+                        "query_cache_reads_total",
+                        "Order-summary lookups in the process cache, by result (hit or miss)",
+                    ),
+                    &["result"],
+                )?)?;
+                CacheCounters {
+                    hits: lookups.with_label_values(&["hit"]),
+                    misses: lookups.with_label_values(&["miss"]),
+                }
+            },
+            cache_up: metrics.register(IntGauge::new(
+                "query_cache_up",
+                "1 while the summary cache receives Redis invalidations (and so is used)",
             )?)?,
         })
     }

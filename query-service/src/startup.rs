@@ -2,6 +2,7 @@
 //! the checkpoint watcher, until shutdown), so that tests start the real service on port 0.
 
 use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
 
 use actix_web::{App, HttpServer, web};
 use shared_domain::service::config::redact_url;
@@ -13,7 +14,7 @@ use crate::config::Config;
 use crate::freshness::CheckpointWatch;
 use crate::metrics::QueryMetrics;
 use crate::routes::{self, AppState};
-use crate::store::ReadModelStore;
+use crate::store::{ReadModelStore, SummaryCache};
 use crate::{SERVICE_NAME, openapi};
 
 /// Why the service could not start.
@@ -53,11 +54,16 @@ impl Application {
         };
         let listener = TcpListener::bind(address).map_err(bind_error)?;
         let port = listener.local_addr().map_err(bind_error)?.port();
-        let store =
-            ReadModelStore::open(&config.redis_url, &config.namespace, config.redis_timeout)
-                .map_err(|e| StartupError::RedisUrl(redact_url(&e.to_string())))?;
         let metrics = Metrics::new(SERVICE_NAME);
         let query_metrics = QueryMetrics::register(&metrics)?;
+        let mut store =
+            ReadModelStore::open(&config.redis_url, &config.namespace, config.redis_timeout)
+                .map_err(|e| StartupError::RedisUrl(redact_url(&e.to_string())))?;
+        if config.cache_entries > 0 {
+            let counters = Some(query_metrics.cache.clone());
+            let cache = SummaryCache::new(config.cache_entries, counters);
+            store = store.with_cache(Arc::new(cache));
+        }
         let state = AppState {
             store,
             watch: CheckpointWatch::new(query_metrics.clone()),
@@ -114,6 +120,9 @@ async fn run(app: Application, shutdown: Shutdown) -> std::io::Result<()> {
         config.wait.resync,
         shutdown.clone(),
     );
+    state
+        .store
+        .spawn_tracking(state.metrics.cache_up.clone(), shutdown.clone());
     let server = {
         let (state, health) = (state.clone(), health.clone());
         let mut server = HttpServer::new(move || {

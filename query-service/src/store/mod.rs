@@ -1,26 +1,34 @@
 //! [`ReadModelStore`]: the query side's only door to Redis. Every read is one round trip (one
 //! script, see [`scripts`]) bounded by a time-out, and answers the data together with the
-//! generation and checkpoint it came from ([`Read`]).
+//! generation and checkpoint it came from ([`Read`]). With a [`SummaryCache`] (see [`cache`]),
+//! single-order reads that hit need no round trip, and list pages read only their index and
+//! revisions.
 
+pub mod cache;
 mod page;
 pub mod scripts;
 mod templates;
+mod tracking;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use prometheus::IntGauge;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, RedisError, Script, ScriptInvocation};
 use shared_domain::orders::OrderStatus;
 use shared_domain::read_model::{
     OrderAnalytics, OrderSummary, ReadModelError, ReadModelKeys, summary_fields,
 };
+use shared_domain::service::Shutdown;
 
 use crate::cursor::Cursor;
-use page::page_from_reply;
+pub use cache::{Summary, SummaryCache};
 pub use page::{Page, PageEntry};
+use page::{page_from_cache, page_from_reply};
 use templates::{KeyTemplate, Templates};
+pub use tracking::client_name as tracking_client_name;
 
 /// A hash as `HGETALL` answers it.
 type Hash = HashMap<String, String>;
@@ -80,6 +88,8 @@ pub struct ReadModelStore {
     templates: Arc<Templates>,
     /// Bound on one round trip, reconnection included.
     timeout: Duration,
+    /// Summaries held in the process, if enabled.
+    cache: Option<Arc<SummaryCache>>,
 }
 
 impl std::fmt::Debug for ReadModelStore {
@@ -109,7 +119,37 @@ impl ReadModelStore {
             templates: Arc::new(Templates::new(&keys)),
             keys,
             timeout,
+            cache: None,
         })
+    }
+
+    /// The same store with `cache` in front of its summary reads. The cache stays off until
+    /// [`spawn_tracking`](Self::spawn_tracking) has it receiving invalidations.
+    pub fn with_cache(mut self, cache: Arc<SummaryCache>) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+
+    /// The cache, if any.
+    pub fn cache(&self) -> Option<&Arc<SummaryCache>> {
+        self.cache.as_ref()
+    }
+
+    /// Starts the task that keeps the cache current (and on while it can), until `stop`;
+    /// `up` is set to 1 while it is on. Nothing without a cache.
+    pub fn spawn_tracking(&self, up: IntGauge, stop: Shutdown) {
+        let Some(cache) = self.cache.clone() else {
+            return;
+        };
+        let invalidations =
+            tracking::Invalidations::new(cache, &self.keys, self.templates.summary.clone());
+        tokio::spawn(tracking::run(
+            self.client.clone(),
+            invalidations,
+            self.timeout,
+            up,
+            stop,
+        ));
     }
 
     /// The bound on one round trip.
@@ -127,15 +167,35 @@ impl ReadModelStore {
         &self.keys
     }
 
-    /// One order's summary (`None`: no such order).
-    pub async fn order(&self, order_id: &str) -> Result<Read<Option<OrderSummary>>, StoreError> {
+    /// One order's summary (`None`: no such order), from a read whose checkpoint has reached
+    /// `min_checkpoint` if the cache holds one (0: any), otherwise from Redis.
+    pub async fn order(
+        &self,
+        order_id: &str,
+        min_checkpoint: u64,
+    ) -> Result<Read<Option<Summary>>, StoreError> {
+        if let Some(hit) = self
+            .cache
+            .as_ref()
+            .and_then(|c| c.order(order_id, min_checkpoint))
+        {
+            return Ok(hit);
+        }
+        let ticket = self.cache.as_ref().map(|c| c.ticket());
         let mut call = self.invocation(&scripts::ORDER);
         self.templates.summary.push_args(&mut call, order_id);
         let (generation, checkpoint, hash): (String, String, Hash) = self.run(&call).await?;
+        let checkpoint = parse_position(&checkpoint)?;
+        let summary = OrderSummary::from_hash(&hash)?
+            .map(|s| Summary::of(&s))
+            .transpose()?;
+        if let (Some(cache), Some(ticket), Some(summary)) = (&self.cache, &ticket, &summary) {
+            cache.store(ticket, order_id, &generation, checkpoint, summary.clone());
+        }
         Ok(Read {
             generation,
-            checkpoint: parse_position(&checkpoint)?,
-            value: OrderSummary::from_hash(&hash)?,
+            checkpoint,
+            value: summary,
         })
     }
 
@@ -163,12 +223,62 @@ impl ReadModelStore {
     }
 
     /// One page of `index`, newest first, starting after `cursor`.
+    ///
+    /// With the cache on, first the index walk with only revisions: a page whose every summary
+    /// the cache holds at exactly that generation and revision is answered from it. Otherwise
+    /// (or without a cache) one read of the walk with every summary, which fills the cache.
     pub async fn page(
         &self,
         index: ListIndex<'_>,
         cursor: Option<&Cursor>,
         limit: usize,
     ) -> Result<Read<Page>, StoreError> {
+        if let Some(cache) = self.cache.as_ref().filter(|c| c.is_live()) {
+            let fields = [summary_fields::REVISION];
+            let call = self.page_call(&scripts::PAGE_REVISIONS, index, cursor, limit, &fields);
+            type Reply = (String, String, Vec<String>, String);
+            let (generation, checkpoint, found, revisions): Reply = self.run(&call).await?;
+            let checkpoint = parse_position(&checkpoint)?;
+            if let Some(page) = page_from_cache(cache, &generation, &found, &revisions, limit)? {
+                return Ok(Read {
+                    generation,
+                    checkpoint,
+                    value: page,
+                });
+            }
+        }
+        let ticket = self.cache.as_ref().map(|c| c.ticket());
+        let call = self.page_call(&scripts::PAGE, index, cursor, limit, &summary_fields::ALL);
+        type Reply = (String, String, Vec<String>, Vec<u8>);
+        let (generation, checkpoint, found, summaries): Reply = self.run(&call).await?;
+        let checkpoint = parse_position(&checkpoint)?;
+        let summaries: Vec<Option<Vec<Option<String>>>> = serde_json::from_slice(&summaries)
+            .map_err(|e| StoreError::Corrupt(format!("page summaries: {e}")))?;
+        let page = page_from_reply(&found, summaries, limit)?;
+        if let (Some(cache), Some(ticket)) = (&self.cache, &ticket) {
+            for entry in &page.entries {
+                if let Some(summary) = &entry.summary {
+                    let id = &entry.position.order_id;
+                    cache.store(ticket, id, &generation, checkpoint, summary.clone());
+                }
+            }
+        }
+        Ok(Read {
+            generation,
+            checkpoint,
+            value: page,
+        })
+    }
+
+    /// The invocation of a page script ([`scripts::PAGE`] or [`scripts::PAGE_REVISIONS`]).
+    fn page_call<'s>(
+        &self,
+        script: &'s Script,
+        index: ListIndex<'_>,
+        cursor: Option<&Cursor>,
+        limit: usize,
+        fields: &[&str],
+    ) -> ScriptInvocation<'s> {
         let t = &self.templates;
         let customer_template;
         let index_template = match index {
@@ -179,7 +289,7 @@ impl ReadModelStore {
                 &customer_template
             }
         };
-        let mut call = self.invocation(&scripts::PAGE);
+        let mut call = self.invocation(script);
         index_template.push_args(&mut call, "");
         t.summary.push_args(&mut call, "");
         call.arg(limit);
@@ -187,17 +297,8 @@ impl ReadModelStore {
             Some(c) => call.arg(c.score).arg(&c.order_id),
             None => call.arg("").arg(""),
         };
-        call.arg(&summary_fields::ALL[..]);
-        type Reply = (String, String, Vec<String>, Vec<u8>);
-        let (generation, checkpoint, found, summaries): Reply = self.run(&call).await?;
-        let summaries: Vec<Option<Vec<Option<String>>>> = serde_json::from_slice(&summaries)
-            .map_err(|e| StoreError::Corrupt(format!("page summaries: {e}")))?;
-        let page = page_from_reply(&found, summaries, limit)?;
-        Ok(Read {
-            generation,
-            checkpoint: parse_position(&checkpoint)?,
-            value: page,
-        })
+        call.arg(fields);
+        call
     }
 
     /// `PING`, for readiness.

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use shared_domain::read_model::{OrderSummary, summary_fields};
 
+use super::cache::{Summary, SummaryCache};
 use super::{StoreError, parse_position};
 use crate::cursor::Cursor;
 
@@ -12,9 +13,10 @@ use crate::cursor::Cursor;
 pub struct PageEntry {
     /// Where the order sits in the index (the next page's cursor, if it is the last).
     pub position: Cursor,
-    /// The summary, or `None` if the index names an order without one (never written so by the
-    /// projection, which moves both in one step; tolerated rather than failing the page).
-    pub summary: Option<OrderSummary>,
+    /// The summary as answered, or `None` if the index names an order without one (never
+    /// written so by the projection, which moves both in one step; tolerated rather than
+    /// failing the page).
+    pub summary: Option<Summary>,
 }
 
 /// One page of a newest-first list.
@@ -54,7 +56,9 @@ pub(super) fn page_from_reply(
                 order_id: pair[0].clone(),
             },
             summary: match summary {
-                Some(values) => OrderSummary::from_hash(&named_values(values)?)?,
+                Some(values) => OrderSummary::from_hash(&named_values(values)?)?
+                    .map(|s| Summary::of(&s))
+                    .transpose()?,
                 None => None,
             },
         });
@@ -68,6 +72,53 @@ pub(super) fn page_from_reply(
         entries,
         has_more: ids > limit,
     })
+}
+
+/// The page from the revisions-only script's answer (index entries `[id, score, …]` and the
+/// first `limit` ids' revisions joined by `,`) if `cache` holds every summary at exactly that
+/// `generation` and revision; `None` at the first it lacks.
+pub(super) fn page_from_cache(
+    cache: &SummaryCache,
+    generation: &str,
+    found: &[String],
+    revisions: &str,
+    limit: usize,
+) -> Result<Option<Page>, StoreError> {
+    if !found.len().is_multiple_of(2) {
+        return Err(StoreError::Corrupt("odd index reply".to_owned()));
+    }
+    let ids = found.len() / 2;
+    let count = ids.min(limit);
+    let mut entries = Vec::with_capacity(count);
+    let mut revisions = revisions.split(',').filter(|_| count > 0);
+    for pair in found.chunks_exact(2).take(count) {
+        let revision = revisions
+            .next()
+            .ok_or_else(|| StoreError::Corrupt("revision count differs from index".to_owned()))?;
+        // No revision: a summary without one, or none; the full read tells which.
+        let Ok(revision) = revision.parse::<u64>() else {
+            return Ok(None);
+        };
+        let Some(summary) = cache.summary(&pair[0], generation, revision) else {
+            return Ok(None);
+        };
+        entries.push(PageEntry {
+            position: Cursor {
+                score: parse_position(&pair[1])?,
+                order_id: pair[0].clone(),
+            },
+            summary: Some(summary),
+        });
+    }
+    if revisions.next().is_some() {
+        return Err(StoreError::Corrupt(
+            "revision count differs from index".to_owned(),
+        ));
+    }
+    Ok(Some(Page {
+        entries,
+        has_more: ids > limit,
+    }))
 }
 
 /// The values of an `HMGET` of [`summary_fields::ALL`] as the map `from_hash` reads (absent
@@ -128,6 +179,43 @@ mod tests {
             .collect();
         let back = OrderSummary::from_hash(&named_values(values).unwrap()).unwrap();
         assert_eq!(back, Some(full));
+    }
+
+    #[test]
+    fn a_page_comes_from_the_cache_only_when_it_holds_every_revision() {
+        let cache = SummaryCache::new(100, None);
+        cache.set_live(true);
+        let summary = |revision| Summary {
+            revision,
+            json: format!("{{\"r\":{revision}}}").into(),
+        };
+        cache.store(&cache.ticket(), "o-3", "g0", 9, summary(1));
+        cache.store(&cache.ticket(), "o-2", "g0", 9, summary(4));
+        let found: Vec<String> = ["o-3", "3", "o-2", "2", "o-1", "1"]
+            .map(String::from)
+            .to_vec();
+        let page = page_from_cache(&cache, "g0", &found, "1,4", 2)
+            .unwrap()
+            .expect("both held");
+        assert!(page.has_more);
+        let held: Vec<_> = page.entries.iter().map(|e| e.summary.clone()).collect();
+        assert_eq!(held, vec![Some(summary(1)), Some(summary(4))]);
+        assert_eq!(
+            page_from_cache(&cache, "g0", &found, "1,5", 2).unwrap(),
+            None
+        );
+        assert_eq!(
+            page_from_cache(&cache, "g1", &found, "1,4", 2).unwrap(),
+            None
+        );
+        assert_eq!(
+            page_from_cache(&cache, "g0", &found, "1,", 2).unwrap(),
+            None
+        );
+        assert!(page_from_cache(&cache, "g0", &found, "1", 2).is_err());
+        assert!(page_from_cache(&cache, "g0", &found, "1,4,1", 2).is_err());
+        let empty = page_from_cache(&cache, "g0", &[], "", 2).unwrap().unwrap();
+        assert!(empty.entries.is_empty() && !empty.has_more);
     }
 
     #[test]

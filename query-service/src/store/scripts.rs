@@ -55,33 +55,23 @@ return {{gen, checkpoint, redis.call('HGETALL', ARGV[3] .. gen .. ARGV[4])}}
     ))
 });
 
-/// One page of a newest-first index walk.
+/// The newest-first index walk both page scripts begin with: leaves in `found` up to
+/// `limit + 1` index entries `id, score, …` after the cursor, and their count up to `limit` in
+/// `count`.
 ///
-/// ARGV[3], ARGV[4]: index key template; ARGV[5], ARGV[6]: summary key template *without* the
-/// order id (the id is appended); ARGV[7]: page size `limit`; ARGV[8], ARGV[9]: the cursor's
-/// score and order id, or two empty strings for the first page; ARGV[10…]: the summary's field
-/// names, the first being `orderId` (an order without it has no summary).
+/// ARGV[3], ARGV[4]: index key template; ARGV[7]: page size `limit`; ARGV[8], ARGV[9]: the
+/// cursor's score and order id, or two empty strings for the first page.
 ///
-/// Takes up to `limit + 1` ids (the extra one only says whether a next page exists), fetches the
-/// summaries of the first `limit` (`HMGET` of the named fields: half the bytes of `HGETALL`),
-/// and answers `{gen, checkpoint, {id, score, …}, summaries}` where `summaries` is ONE string,
-/// the JSON array `[[value|null, …] | null, …]` (values in field-name order; `null` for a
-/// missing summary). One JSON string instead of a nested reply of ~700 bulk strings per page of
-/// 50: Redis's C `cjson` writes it about as fast as the nested reply, and the service parses it
-/// several times faster than redis-rs parses RESP (perf: the RESP parser dominated the page).
-///
-/// Equal scores (which the layout never produces: each order has its own `order.placed`
-/// position) are still handled exactly: Redis orders them by member bytes, so after a cursor
-/// (s, id) come the members with score s that are bytewise below id, then everything below s.
-/// Members are compared bytewise here too (`<` on Lua strings would follow the server's locale).
-pub static PAGE: LazyLock<Script> = LazyLock::new(|| {
-    let prelude = &*PRELUDE;
-    Script::new(&format!(
-        "{prelude}
+/// Takes up to `limit + 1` ids (the extra one only says whether a next page exists). Equal
+/// scores (which the layout never produces: each order has its own `order.placed` position) are
+/// still handled exactly: Redis orders them by member bytes, so after a cursor (s, id) come the
+/// members with score s that are bytewise below id, then everything below s. Members are
+/// compared bytewise here too (`<` on Lua strings would follow the server's locale).
+const WALK: &str = "
 local index = ARGV[3] .. gen .. ARGV[4]
 local limit = tonumber(ARGV[7])
 local want = limit + 1
-local found = {{}}
+local found = {}
 
 local function bytes_below(a, b)
   local n = math.min(#a, #b)
@@ -118,6 +108,25 @@ else
 end
 
 local count = math.min(#found / 2, limit)
+";
+
+/// One page of a newest-first index walk ([`WALK`]), with its summaries.
+///
+/// ARGV[5], ARGV[6]: summary key template *without* the order id (the id is appended);
+/// ARGV[10…]: the summary's field names, the first being `orderId` (an order without it has no
+/// summary).
+///
+/// Fetches the summaries of the first `limit` ids (`HMGET` of the named fields: half the bytes
+/// of `HGETALL`), and answers `{gen, checkpoint, {id, score, …}, summaries}` where `summaries` is
+/// ONE string, the JSON array `[[value|null, …] | null, …]` (values in field-name order; `null`
+/// for a missing summary). One JSON string instead of a nested reply of ~700 bulk strings per
+/// page of 50: Redis's C `cjson` writes it about as fast as the nested reply, and the service
+/// parses it several times faster than redis-rs parses RESP (perf: the RESP parser dominated
+/// the page).
+pub static PAGE: LazyLock<Script> = LazyLock::new(|| {
+    let prelude = &*PRELUDE;
+    Script::new(&format!(
+        "{prelude}{WALK}
 if count == 0 then
   return {{gen, checkpoint, found, '[]'}}
 end
@@ -136,6 +145,25 @@ for i = 1, count do
   end
 end
 return {{gen, checkpoint, found, cjson.encode(summaries)}}
+"
+    ))
+});
+
+/// One page of a newest-first index walk ([`WALK`]) with only its orders' revisions, for a
+/// service that holds the summaries themselves ([`super::cache`]).
+///
+/// ARGV[5], ARGV[6]: summary key template without the order id; ARGV[10]: the revision field.
+/// Answers `{gen, checkpoint, {id, score, …}, revisions}` where `revisions` is ONE string, the
+/// first `limit` ids' revisions joined by `,` (empty for an order without a summary).
+pub static PAGE_REVISIONS: LazyLock<Script> = LazyLock::new(|| {
+    let prelude = &*PRELUDE;
+    Script::new(&format!(
+        "{prelude}{WALK}
+local revisions = {{}}
+for i = 1, count do
+  revisions[i] = redis.call('HGET', ARGV[5] .. gen .. ARGV[6] .. found[2 * i - 1], ARGV[10]) or ''
+end
+return {{gen, checkpoint, found, table.concat(revisions, ',')}}
 "
     ))
 });

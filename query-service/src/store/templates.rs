@@ -46,6 +46,14 @@ impl KeyTemplate {
         }
     }
 
+    /// The generation and suffix of `key` if it is this template's key of some generation
+    /// (generations hold no `:`, so the first `after` ends the generation).
+    pub fn parse<'k>(&self, key: &'k str) -> Option<(&'k str, &'k str)> {
+        let rest = key.strip_prefix(self.before.as_str())?;
+        let (generation, suffix) = rest.split_once(self.after.as_str())?;
+        (!generation.is_empty() && !generation.contains(':')).then_some((generation, suffix))
+    }
+
     /// The key in `generation` (what the script builds), for tests.
     #[cfg(test)]
     fn key(&self, generation: &str, suffix: &str) -> String {
@@ -116,6 +124,15 @@ mod tests {
             let g = keys.generation(generation);
             assert_eq!(t.checkpoint.key(generation, ""), g.checkpoint());
             assert_eq!(t.summary.key(generation, "o:1"), g.order_summary("o:1"));
+            assert_eq!(
+                t.summary.parse(&g.order_summary("o:1")),
+                Some((generation, "o:1"))
+            );
+            assert_eq!(t.summary.parse(&g.all_orders()), None);
+            assert_eq!(
+                t.summary.parse(&g.customer_orders("c:order-summary:x")),
+                None
+            );
             assert_eq!(t.all_orders.key(generation, ""), g.all_orders());
             assert_eq!(t.analytics.key(generation, ""), g.analytics());
             for status in OrderStatus::ALL {

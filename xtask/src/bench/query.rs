@@ -14,7 +14,11 @@
 //! * **GET /health/live**: the HTTP hop alone on this machine (server and client), no Redis;
 //! * **GET /orders/{id}**: the query service started in-process, a random order each time;
 //! * **GET /orders?limit=50**: a page of 50, at a random place in the list (its cursor is
-//!   taken from a first walk), and the first page of one status.
+//!   taken from a first walk), and the first page of one status;
+//! * the single read and the random page again from a second instance with its summary cache
+//!   off (`QUERY_CACHE_ENTRIES=0`): every read a Redis round trip. The orders fit in the
+//!   default cache, so the first instance answers from memory once warm (the warm-up and the
+//!   first walk fill it).
 //!
 //! Everything runs on one machine: client, service and Redis share its cores, so the service
 //! rows also pay for the HTTP client's work; the ratio column is against raw GET.
@@ -75,10 +79,11 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
     config.host = std::net::Ipv4Addr::LOCALHOST.into();
     config.port = 0;
     config.http_workers = args.workers;
-    let app = Application::build(config)?;
-    let base = format!("http://127.0.0.1:{}", app.port());
     let shutdown = Shutdown::new();
-    let server = tokio::spawn(app.run_until_stopped(shutdown.clone()));
+    let (base, server) = start(config.clone(), &shutdown)?;
+    // The same service without its summary cache: every read a Redis round trip.
+    config.cache_entries = 0;
+    let (base_uncached, server_uncached) = start(config, &shutdown)?;
     let cursors = page_cursors(&base).await?;
     let app_store = ReadModelStore::open(&redis_url, NAMESPACE, Duration::from_secs(5))?;
     let orders = args.orders;
@@ -101,7 +106,7 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
             let store = store.clone();
             async move {
                 let order = format!("order-{}", spread(i + c as u64 * 7919, orders));
-                store.order(&order).await?.value.ok_or("missing order")?;
+                store.order(&order, 0).await?.value.ok_or("missing order")?;
                 Ok(())
             }
         })
@@ -117,14 +122,16 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
             let store = store.clone();
             async move {
                 let page = store.page(ListIndex::All, None, PAGE).await?;
-                serde_json::to_vec(
-                    &page
-                        .value
-                        .entries
-                        .iter()
-                        .map(|e| &e.summary)
-                        .collect::<Vec<_>>(),
-                )?;
+                let rendered: usize = page
+                    .value
+                    .entries
+                    .iter()
+                    .filter_map(|e| e.summary.as_ref())
+                    .map(|s| s.json.len())
+                    .sum();
+                if rendered == 0 {
+                    return Err("an empty page".into());
+                }
                 Ok(())
             }
         })
@@ -154,6 +161,16 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
             single.events_per_second()
         );
         rows.push(("GET /orders/{id}".into(), clients, single, Some(baseline)));
+        let uncached = http_gets(&base_uncached, clients, warmup, duration, move |i| {
+            format!("/orders/order-{}", spread(i, orders))
+        })
+        .await?;
+        rows.push((
+            "GET /orders/{id}, cache off".into(),
+            clients,
+            uncached,
+            Some(baseline),
+        ));
         let pages = http_gets(&base, clients, warmup, duration, {
             let cursors = cursors.clone();
             move |i| {
@@ -166,6 +183,20 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
             format!("GET /orders?limit={PAGE} (random page)"),
             clients,
             pages,
+            Some(baseline),
+        ));
+        let pages_uncached = http_gets(&base_uncached, clients, warmup, duration, {
+            let cursors = cursors.clone();
+            move |i| {
+                let cursor = &cursors[spread(i, cursors.len())];
+                format!("/orders?limit={PAGE}{cursor}")
+            }
+        })
+        .await?;
+        rows.push((
+            format!("GET /orders?limit={PAGE} (random page), cache off"),
+            clients,
+            pages_uncached,
             Some(baseline),
         ));
         let status = http_gets(&base, clients, warmup, duration, |_| {
@@ -183,8 +214,18 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
 
     shutdown.trigger();
     let _ = server.await;
+    let _ = server_uncached.await;
     delete_namespace(&redis_url, NAMESPACE).await?;
     Ok(())
+}
+
+type Server = tokio::task::JoinHandle<std::io::Result<()>>;
+
+/// Starts the service with `config` in-process; its base URL.
+fn start(config: Config, shutdown: &Shutdown) -> Result<(String, Server), BoxError> {
+    let app = Application::build(config)?;
+    let base = format!("http://127.0.0.1:{}", app.port());
+    Ok((base, tokio::spawn(app.run_until_stopped(shutdown.clone()))))
 }
 
 /// The `i`-th pick of a pseudo-random spread over `0..n` (a multiplicative hash: cheap,

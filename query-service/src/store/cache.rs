@@ -1,0 +1,368 @@
+//! [`SummaryCache`]: order summaries kept in the process, rendered as their JSON answer, so that a
+//! single-order read that hits needs no Redis round trip and a list page needs only its index
+//! walk.
+//!
+//! Kept current by Redis's server-assisted client-side caching ([`tracking`](super::tracking)):
+//! one RESP3 connection turns on `CLIENT TRACKING ON BCAST PREFIX {ns}:`, and Redis pushes the
+//! name of every key of the namespace that changes. A changed summary key drops that order's
+//! entry; a changed generation pointer (a rebuild's switch) or a flush drops every entry. While
+//! that connection is down the cache is off (reads go to Redis), and it is emptied each time it
+//! goes down or comes back, since changes made meanwhile were not pushed.
+//!
+//! What a reader can rely on:
+//! * an entry is what one atomic script read, together with that read's checkpoint. A read that
+//!   demands a position (`minGlobalPosition`) takes an entry only when the entry's checkpoint has
+//!   reached it, so read-your-writes stays exact;
+//! * a plain read may answer a value that changed in Redis in the last moment, until the push
+//!   about it arrives (well under a millisecond on one host): the contract of Redis's own
+//!   client-side caching;
+//! * a list page takes an entry only when its generation and `_revision` are those the page's own
+//!   atomic index read found, so a page is exactly as consistent as without the cache;
+//! * a read that began before an order's entry was invalidated never stores its (possibly older)
+//!   answer: each shard counts its invalidations, and a store happens only if the count of the
+//!   order's shard has not moved since the read began ([`Ticket`]).
+//!
+//! Bounded by `QUERY_CACHE_ENTRIES`: a full shard makes room by dropping an arbitrary entry.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use bytes::Bytes;
+use prometheus::IntCounter;
+use shared_domain::read_model::OrderSummary;
+
+use super::{Read, StoreError};
+
+/// Shards of the map (independent locks and invalidation counts).
+const SHARDS: usize = 32;
+
+/// One order's summary as answered: its revision (for the `ETag`) and its JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    /// `_revision`: the stream position of the last event applied.
+    pub revision: u64,
+    /// The summary rendered as the JSON object the API answers.
+    pub json: Bytes,
+}
+
+impl Summary {
+    /// `summary` rendered.
+    pub fn of(summary: &OrderSummary) -> Result<Self, StoreError> {
+        let json = serde_json::to_vec(summary)
+            .map_err(|e| StoreError::Corrupt(format!("cannot render a summary: {e}")))?;
+        Ok(Self {
+            revision: summary.revision,
+            json: json.into(),
+        })
+    }
+}
+
+/// A cached summary and the read it came from.
+#[derive(Debug, Clone)]
+struct Entry {
+    generation: String,
+    checkpoint: u64,
+    summary: Summary,
+}
+
+struct Shard {
+    /// Bumped (under the lock) by every invalidation that reaches the shard; read without it.
+    invalidations: AtomicU64,
+    entries: Mutex<HashMap<String, Entry>>,
+}
+
+/// Taken before a Redis read: the invalidation counts at that moment. A store with it succeeds
+/// only if the order's shard saw no invalidation since.
+#[derive(Debug, Clone)]
+pub struct Ticket([u64; SHARDS]);
+
+/// Hit and miss counters (`query_cache_reads_total{result}`).
+#[derive(Debug, Clone)]
+pub struct CacheCounters {
+    pub hits: IntCounter,
+    pub misses: IntCounter,
+}
+
+/// The cache of one process. Share it behind an `Arc`.
+pub struct SummaryCache {
+    shards: Box<[Shard]>,
+    hasher: RandomState,
+    per_shard: usize,
+    /// Whether invalidations are being received (otherwise nothing is read or stored).
+    live: AtomicBool,
+    counters: Option<CacheCounters>,
+}
+
+impl std::fmt::Debug for SummaryCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SummaryCache")
+            .field("capacity", &(self.per_shard * SHARDS))
+            .field("live", &self.is_live())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SummaryCache {
+    /// An empty cache of about `capacity` entries (at least one per shard), off until
+    /// [`set_live`](Self::set_live).
+    pub fn new(capacity: usize, counters: Option<CacheCounters>) -> Self {
+        Self {
+            shards: (0..SHARDS)
+                .map(|_| Shard {
+                    invalidations: AtomicU64::new(0),
+                    entries: Mutex::new(HashMap::new()),
+                })
+                .collect(),
+            hasher: RandomState::new(),
+            per_shard: capacity.div_ceil(SHARDS).max(1),
+            live: AtomicBool::new(false),
+            counters,
+        }
+    }
+
+    /// Whether the cache is on (its invalidations are being received).
+    pub fn is_live(&self) -> bool {
+        self.live.load(Ordering::Acquire)
+    }
+
+    /// Turns the cache on or off; either way it starts empty, and no read begun before stores.
+    pub fn set_live(&self, live: bool) {
+        if !live {
+            self.live.store(false, Ordering::Release);
+        }
+        self.clear();
+        if live {
+            self.live.store(true, Ordering::Release);
+        }
+    }
+
+    /// The single-order answer for `order_id` if an entry has reached `min_checkpoint`.
+    pub fn order(&self, order_id: &str, min_checkpoint: u64) -> Option<Read<Option<Summary>>> {
+        let hit = self.is_live().then(|| {
+            let entries = self.lock(order_id);
+            entries
+                .get(order_id)
+                .filter(|e| e.checkpoint >= min_checkpoint)
+                .map(|e| Read {
+                    generation: e.generation.clone(),
+                    checkpoint: e.checkpoint,
+                    value: Some(e.summary.clone()),
+                })
+        });
+        self.count(hit.flatten())
+    }
+
+    /// The summary of `order_id` if the entry holds exactly `revision` of `generation`.
+    pub fn summary(&self, order_id: &str, generation: &str, revision: u64) -> Option<Summary> {
+        let hit = self.is_live().then(|| {
+            let entries = self.lock(order_id);
+            entries
+                .get(order_id)
+                .filter(|e| e.generation == generation && e.summary.revision == revision)
+                .map(|e| e.summary.clone())
+        });
+        self.count(hit.flatten())
+    }
+
+    /// The invalidation counts now; take it before the Redis read whose answer you will store.
+    pub fn ticket(&self) -> Ticket {
+        Ticket(std::array::from_fn(|i| {
+            self.shards[i].invalidations.load(Ordering::Acquire)
+        }))
+    }
+
+    /// Stores what a read that began at `ticket` found for `order_id`, unless the order's shard
+    /// saw an invalidation since (or the cache is off).
+    pub fn store(
+        &self,
+        ticket: &Ticket,
+        order_id: &str,
+        generation: &str,
+        checkpoint: u64,
+        summary: Summary,
+    ) {
+        if !self.is_live() {
+            return;
+        }
+        let index = self.shard_of(order_id);
+        let shard = &self.shards[index];
+        let mut entries = lock(&shard.entries);
+        if shard.invalidations.load(Ordering::Acquire) != ticket.0[index] {
+            return;
+        }
+        if entries.len() >= self.per_shard && !entries.contains_key(order_id) {
+            let victim = entries.keys().next().cloned();
+            if let Some(victim) = victim {
+                entries.remove(&victim);
+            }
+        }
+        entries.insert(
+            order_id.to_owned(),
+            Entry {
+                generation: generation.to_owned(),
+                checkpoint,
+                summary,
+            },
+        );
+    }
+
+    /// `order_id`'s summary changed in Redis: drops its entry, and fails stores of reads begun
+    /// before.
+    pub fn invalidate(&self, order_id: &str) {
+        let shard = &self.shards[self.shard_of(order_id)];
+        let mut entries = lock(&shard.entries);
+        shard.invalidations.fetch_add(1, Ordering::AcqRel);
+        entries.remove(order_id);
+    }
+
+    /// Drops every entry, and fails every store of a read begun before.
+    pub fn clear(&self) {
+        for shard in &*self.shards {
+            let mut entries = lock(&shard.entries);
+            shard.invalidations.fetch_add(1, Ordering::AcqRel);
+            entries.clear();
+        }
+    }
+
+    /// Entries held now.
+    pub fn len(&self) -> usize {
+        self.shards.iter().map(|s| lock(&s.entries).len()).sum()
+    }
+
+    /// Whether no entry is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn shard_of(&self, order_id: &str) -> usize {
+        (self.hasher.hash_one(order_id) % SHARDS as u64) as usize
+    }
+
+    fn lock(&self, order_id: &str) -> MutexGuard<'_, HashMap<String, Entry>> {
+        lock(&self.shards[self.shard_of(order_id)].entries)
+    }
+
+    fn count<T>(&self, hit: Option<T>) -> Option<T> {
+        if let Some(counters) = &self.counters {
+            match hit {
+                Some(_) => counters.hits.inc(),
+                None => counters.misses.inc(),
+            }
+        }
+        hit
+    }
+}
+
+fn lock(entries: &Mutex<HashMap<String, Entry>>) -> MutexGuard<'_, HashMap<String, Entry>> {
+    // Nothing panics while a shard is locked; its map is consistent either way.
+    entries.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(revision: u64) -> Summary {
+        Summary {
+            revision,
+            json: Bytes::from(format!("{{\"_revision\":{revision}}}")),
+        }
+    }
+
+    fn live(capacity: usize) -> SummaryCache {
+        let cache = SummaryCache::new(capacity, None);
+        cache.set_live(true);
+        cache
+    }
+
+    #[test]
+    fn a_stored_read_answers_demands_up_to_its_checkpoint() {
+        let cache = live(100);
+        let ticket = cache.ticket();
+        cache.store(&ticket, "o-1", "g0", 10, summary(2));
+        let hit = cache.order("o-1", 0).expect("a plain read hits");
+        assert_eq!((hit.generation.as_str(), hit.checkpoint), ("g0", 10));
+        assert_eq!(hit.value, Some(summary(2)));
+        assert!(cache.order("o-1", 10).is_some());
+        assert!(
+            cache.order("o-1", 11).is_none(),
+            "an entry older than the demanded position must go to Redis"
+        );
+        assert!(cache.order("o-2", 0).is_none());
+    }
+
+    #[test]
+    fn pages_take_only_the_exact_generation_and_revision() {
+        let cache = live(100);
+        cache.store(&cache.ticket(), "o-1", "g0", 10, summary(2));
+        assert_eq!(cache.summary("o-1", "g0", 2), Some(summary(2)));
+        assert_eq!(cache.summary("o-1", "g0", 3), None);
+        assert_eq!(cache.summary("o-1", "g1", 2), None);
+    }
+
+    #[test]
+    fn invalidation_drops_the_entry() {
+        let cache = live(100);
+        cache.store(&cache.ticket(), "o-1", "g0", 10, summary(2));
+        cache.store(&cache.ticket(), "o-2", "g0", 10, summary(1));
+        cache.invalidate("o-1");
+        assert!(cache.order("o-1", 0).is_none());
+        assert!(cache.order("o-2", 0).is_some());
+        cache.clear();
+        assert!(cache.order("o-2", 0).is_none());
+    }
+
+    #[test]
+    fn a_read_begun_before_an_invalidation_does_not_store() {
+        let cache = live(100);
+        let ticket = cache.ticket();
+        // The order changes in Redis while the read is on its way back.
+        cache.invalidate("o-1");
+        cache.store(&ticket, "o-1", "g0", 10, summary(2));
+        assert!(cache.order("o-1", 0).is_none());
+        // Neither after a clear (a generation switch) nor across an off/on of the cache.
+        let ticket = cache.ticket();
+        cache.clear();
+        cache.store(&ticket, "o-1", "g0", 10, summary(2));
+        assert!(cache.is_empty());
+        let ticket = cache.ticket();
+        cache.set_live(false);
+        cache.set_live(true);
+        cache.store(&ticket, "o-1", "g0", 10, summary(2));
+        assert!(cache.is_empty());
+        // A fresh ticket stores.
+        cache.store(&cache.ticket(), "o-1", "g0", 11, summary(3));
+        assert_eq!(cache.len(), 1);
+    }
+
+    #[test]
+    fn an_off_cache_neither_answers_nor_stores_and_empties() {
+        let cache = live(100);
+        cache.store(&cache.ticket(), "o-1", "g0", 10, summary(2));
+        cache.set_live(false);
+        assert!(cache.order("o-1", 0).is_none());
+        cache.store(&cache.ticket(), "o-2", "g0", 10, summary(2));
+        assert!(cache.is_empty());
+        cache.set_live(true);
+        assert!(
+            cache.order("o-1", 0).is_none(),
+            "entries from before the outage are gone"
+        );
+    }
+
+    #[test]
+    fn the_capacity_bounds_the_entries() {
+        let cache = live(SHARDS * 2);
+        for i in 0..1000 {
+            cache.store(&cache.ticket(), &format!("o-{i}"), "g0", 1, summary(1));
+        }
+        assert!(cache.len() <= SHARDS * 2, "{} entries", cache.len());
+        assert!(cache.len() >= SHARDS, "every shard holds some");
+        // Replacing an entry in a full shard keeps the others.
+        let before = cache.len();
+        cache.store(&cache.ticket(), "o-999", "g0", 2, summary(2));
+        assert_eq!(cache.len(), before);
+    }
+}

@@ -1,0 +1,223 @@
+//! The process cache of order summaries against a real Redis: it is used, Redis's invalidation
+//! pushes keep it current, read-your-writes stays exact through it, and it empties when its
+//! tracking connection is lost.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::helpers::{TestApp, spawn_app};
+use crate::model::Model;
+
+/// A counter or gauge from `/metrics` (0 when absent).
+async fn metric(app: &TestApp, line_start: &str) -> f64 {
+    let text = app.get("/metrics").await.text().await.unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(line_start)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+async fn hits(app: &TestApp) -> f64 {
+    metric(app, "query_cache_reads_total{result=\"hit\"}").await
+}
+
+/// Waits until the cache is on (its tracking connection is up).
+async fn wait_cache_up(app: &TestApp) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while metric(app, "query_cache_up").await != 1.0 {
+        assert!(Instant::now() < deadline, "the cache did not come on");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn status(app: &TestApp, path: &str) -> String {
+    let response = app.get(path).await;
+    assert_eq!(response.status(), 200, "GET {path}");
+    let body: Value = response.json().await.unwrap();
+    body["status"].as_str().unwrap().to_owned()
+}
+
+/// The client id of this app's tracking connection, from `CLIENT LIST`.
+async fn tracking_client(app: &TestApp) -> Option<u64> {
+    let mut redis = app.projector.redis().clone();
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let name = format!(
+        "name={}",
+        query_service::store::tracking_client_name(&app.keys)
+    );
+    list.lines()
+        .find(|line| line.split(' ').any(|field| field == name))
+        .and_then(|line| line.split(' ').find_map(|f| f.strip_prefix("id=")))
+        .map(|id| id.parse().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_reads_hit_and_every_change_reaches_the_cache() {
+    let app = spawn_app().await;
+    wait_cache_up(&app).await;
+    let mut model = Model::new();
+    app.project(&[model.place("order-1", "cust-1", "5", 1)])
+        .await;
+    assert_eq!(status(&app, "/orders/order-1").await, "pending");
+    let before = hits(&app).await;
+
+    for _ in 0..5 {
+        assert_eq!(status(&app, "/orders/order-1").await, "pending");
+    }
+    assert!(
+        hits(&app).await >= before + 5.0,
+        "repeated reads are answered from the cache"
+    );
+
+    // The cache has no expiry: only Redis's push can make a plain read see the change.
+    for (event, wanted) in [
+        (model.ship("order-1"), "shipped"),
+        (model.deliver("order-1"), "delivered"),
+    ] {
+        app.project(&[event]).await;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let seen = status(&app, "/orders/order-1").await;
+            if seen == wanted {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "a plain read still answers {seen:?}, not {wanted:?}: the change never reached the cache"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_demanded_position_is_answered_exactly_through_the_cache() {
+    let app = spawn_app().await;
+    wait_cache_up(&app).await;
+    let mut model = Model::new();
+    app.project(&[model.place("order-1", "cust-1", "5", 1)])
+        .await;
+    let before = hits(&app).await;
+    for round in 0..30 {
+        // Cached at the current position…
+        status(&app, "/orders/order-1").await;
+        status(&app, "/orders/order-1").await;
+        // …then changed, and read back at once by position.
+        let (event, wanted) = if round % 2 == 0 {
+            (model.ship("order-1"), "shipped")
+        } else {
+            (model.cancel("order-1"), "cancelled")
+        };
+        app.project(&[event]).await;
+        let path = format!(
+            "/orders/order-1?minGlobalPosition={}",
+            model.last_position()
+        );
+        let response = app.get(&path).await;
+        assert_eq!(response.status(), 200);
+        let position: u64 = response.headers()["x-global-position"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(position >= model.last_position());
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["status"], wanted, "round {round}");
+        assert_eq!(body["_revision"], round + 2, "round {round}");
+    }
+    assert!(hits(&app).await > before, "the cache took part");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_come_from_the_cache_only_at_the_revisions_redis_holds() {
+    let app = spawn_app().await;
+    wait_cache_up(&app).await;
+    let mut model = Model::new();
+    app.project(&model.mixed("order", 59, 5)).await;
+    app.project(&[model.place("order-top", "cust-1", "5", 1)])
+        .await;
+    let (first, _) = app.page("/orders?limit=60").await;
+    let before = hits(&app).await;
+    let (again, _) = app.page("/orders?limit=60").await;
+    assert_eq!(again, first);
+    assert!(
+        hits(&app).await >= before + 60.0,
+        "a repeated page takes every summary from the cache"
+    );
+
+    // A page read right after a change shows it: the revision check needs no push.
+    app.project(&[model.ship("order-top")]).await;
+    let (after, _) = app.page("/orders?limit=60").await;
+    assert_eq!(after[0]["orderId"], "order-top");
+    assert_eq!(after[0]["status"], "shipped");
+    let expected = model.newest_first(|_| true);
+    let seen: Vec<&str> = after
+        .iter()
+        .map(|o| o["orderId"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        seen,
+        expected.iter().map(String::as_str).collect::<Vec<_>>()
+    );
+    for order in &after {
+        let id = order["orderId"].as_str().unwrap();
+        let revision = order["_revision"].as_u64().unwrap();
+        let single: Value = app
+            .get(&format!(
+                "/orders/{id}?minGlobalPosition={}",
+                model.last_position()
+            ))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(single["_revision"], revision, "{id}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_tracking_connection_empties_the_cache_before_it_is_used_again() {
+    let app = spawn_app().await;
+    wait_cache_up(&app).await;
+    let mut model = Model::new();
+    app.project(&[model.place("order-1", "cust-1", "5", 1)])
+        .await;
+    status(&app, "/orders/order-1").await;
+    let before = hits(&app).await;
+    status(&app, "/orders/order-1").await;
+    assert!(hits(&app).await > before, "cached");
+    let old = tracking_client(&app).await.expect("a tracking connection");
+
+    // Kill the tracking connection, then change the order: no push can tell the service.
+    let mut redis = app.projector.redis().clone();
+    let killed: u64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("ID")
+        .arg(old)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(killed, 1);
+    app.project(&[model.ship("order-1")]).await;
+
+    // The service tracks again on a new connection…
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = tracking_client(&app).await;
+        if now.is_some_and(|id| id != old) && metric(&app, "query_cache_up").await == 1.0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "tracking did not come back");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // …and no entry from before the loss survived it.
+    assert_eq!(status(&app, "/orders/order-1").await, "shipped");
+    app.stop().await;
+}
