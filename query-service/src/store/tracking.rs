@@ -87,6 +87,7 @@ pub(super) async fn run(
     let prefix = invalidations.prefix.clone();
     let cache = invalidations.cache.clone();
     let mut delay = Duration::from_millis(100);
+    let mut failures = 0_u32;
     loop {
         let lost = Arc::new(Notify::new());
         let tracked = tokio::select! {
@@ -95,6 +96,7 @@ pub(super) async fn run(
         };
         match tracked {
             Ok(connection) => {
+                failures = 0;
                 cache.set_live(true);
                 up.set(1);
                 delay = Duration::from_millis(100);
@@ -111,8 +113,15 @@ pub(super) async fn run(
                 }
                 tracing::warn!("query cache off: the tracking connection {ended}; reconnecting");
             }
+            // The first failure in a row is a warning; the retries after it (a Redis that
+            // refuses `CLIENT TRACKING` for good, say) would repeat it every few seconds.
+            Err(error) if failures == 0 => {
+                failures += 1;
+                tracing::warn!(%error, retry_ms = delay.as_millis() as u64, "query cache off: cannot track changes; retrying");
+            }
             Err(error) => {
-                tracing::warn!(%error, retry_ms = delay.as_millis() as u64, "query cache off: cannot track changes");
+                failures += 1;
+                tracing::debug!(%error, failures, retry_ms = delay.as_millis() as u64, "query cache still off");
             }
         }
         tokio::select! {

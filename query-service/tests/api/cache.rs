@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, ThrowawayRedis, spawn_app, spawn_app_with, test_config};
 use crate::model::Model;
 
 /// A counter or gauge from `/metrics` (0 when absent).
@@ -219,5 +219,41 @@ async fn a_lost_tracking_connection_empties_the_cache_before_it_is_used_again() 
     }
     // …and no entry from before the loss survived it.
     assert_eq!(status(&app, "/orders/order-1").await, "shipped");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_that_refuses_tracking_leaves_the_cache_off_and_reads_exact() {
+    // Arrange: a Redis whose user may not turn on CLIENT TRACKING (as some managed offerings).
+    let redis = ThrowawayRedis::start();
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut admin = client.get_multiplexed_async_connection().await.unwrap();
+    redis::cmd("ACL")
+        .arg("SETUSER")
+        .arg("default")
+        .arg("-client|tracking")
+        .exec_async(&mut admin)
+        .await
+        .unwrap();
+    let app = spawn_app_with(test_config(&redis.url())).await;
+    app.wait_ready().await;
+    let mut model = Model::new();
+    app.project(&[model.place("order-1", "cust-1", "5", 1)])
+        .await;
+
+    // Act + Assert: every read goes to Redis, so a plain read sees each change at once.
+    for (event, wanted) in [
+        (model.ship("order-1"), "shipped"),
+        (model.deliver("order-1"), "delivered"),
+    ] {
+        status(&app, "/orders/order-1").await;
+        app.project(&[event]).await;
+        assert_eq!(status(&app, "/orders/order-1").await, wanted);
+    }
+    let (page, _) = app.page("/orders").await;
+    assert_eq!(page[0]["status"], "delivered");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(metric(&app, "query_cache_up").await, 0.0);
+    assert_eq!(hits(&app).await, 0.0);
     app.stop().await;
 }
