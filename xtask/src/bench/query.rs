@@ -171,34 +171,22 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
             uncached,
             Some(baseline),
         ));
-        let pages = http_gets(&base, clients, warmup, duration, {
-            let cursors = cursors.clone();
-            move |i| {
-                let cursor = &cursors[spread(i, cursors.len())];
-                format!("/orders?limit={PAGE}{cursor}")
-            }
-        })
-        .await?;
-        rows.push((
-            format!("GET /orders?limit={PAGE} (random page)"),
-            clients,
-            pages,
-            Some(baseline),
-        ));
-        let pages_uncached = http_gets(&base_uncached, clients, warmup, duration, {
-            let cursors = cursors.clone();
-            move |i| {
-                let cursor = &cursors[spread(i, cursors.len())];
-                format!("/orders?limit={PAGE}{cursor}")
-            }
-        })
-        .await?;
-        rows.push((
-            format!("GET /orders?limit={PAGE} (random page), cache off"),
-            clients,
-            pages_uncached,
-            Some(baseline),
-        ));
+        for (service, suffix) in [(&base, ""), (&base_uncached, ", cache off")] {
+            let pages = http_gets(service, clients, warmup, duration, {
+                let cursors = cursors.clone();
+                move |i| {
+                    let cursor = &cursors[spread(i, cursors.len())];
+                    format!("/orders?limit={PAGE}{cursor}")
+                }
+            })
+            .await?;
+            rows.push((
+                format!("GET /orders?limit={PAGE} (random page){suffix}"),
+                clients,
+                pages,
+                Some(baseline),
+            ));
+        }
         let status = http_gets(&base, clients, warmup, duration, |_| {
             format!("/orders?status=pending&limit={PAGE}")
         })
