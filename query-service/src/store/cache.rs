@@ -140,30 +140,37 @@ impl SummaryCache {
 
     /// The single-order answer for `order_id` if an entry has reached `min_checkpoint`.
     pub fn order(&self, order_id: &str, min_checkpoint: u64) -> Option<Read<Option<Summary>>> {
-        let hit = self.is_live().then(|| {
-            let entries = self.lock(order_id);
-            entries
-                .get(order_id)
-                .filter(|e| e.checkpoint >= min_checkpoint)
-                .map(|e| Read {
-                    generation: e.generation.clone(),
-                    checkpoint: e.checkpoint,
-                    value: Some(e.summary.clone()),
-                })
-        });
-        self.count(hit.flatten())
+        self.lookup(order_id, |e| {
+            (e.checkpoint >= min_checkpoint).then(|| Read {
+                generation: e.generation.clone(),
+                checkpoint: e.checkpoint,
+                value: Some(e.summary.clone()),
+            })
+        })
     }
 
     /// The summary of `order_id` if the entry holds exactly `revision` of `generation`.
     pub fn summary(&self, order_id: &str, generation: &str, revision: u64) -> Option<Summary> {
-        let hit = self.is_live().then(|| {
-            let entries = self.lock(order_id);
-            entries
-                .get(order_id)
-                .filter(|e| e.generation == generation && e.summary.revision == revision)
-                .map(|e| e.summary.clone())
-        });
-        self.count(hit.flatten())
+        self.lookup(order_id, |e| {
+            (e.generation == generation && e.summary.revision == revision)
+                .then(|| e.summary.clone())
+        })
+    }
+
+    /// What `take` makes of `order_id`'s entry, counted as a hit or a miss (nothing, and not
+    /// counted, while the cache is off).
+    fn lookup<T>(&self, order_id: &str, take: impl FnOnce(&Entry) -> Option<T>) -> Option<T> {
+        if !self.is_live() {
+            return None;
+        }
+        let hit = self.lock(order_id).get(order_id).and_then(take);
+        if let Some(counters) = &self.counters {
+            match hit {
+                Some(_) => counters.hits.inc(),
+                None => counters.misses.inc(),
+            }
+        }
+        hit
     }
 
     /// The invalidation counts now; take it before the Redis read whose answer you will store.
@@ -242,16 +249,6 @@ impl SummaryCache {
 
     fn lock(&self, order_id: &str) -> MutexGuard<'_, HashMap<String, Entry>> {
         lock(&self.shards[self.shard_of(order_id)].entries)
-    }
-
-    fn count<T>(&self, hit: Option<T>) -> Option<T> {
-        if let Some(counters) = &self.counters {
-            match hit {
-                Some(_) => counters.hits.inc(),
-                None => counters.misses.inc(),
-            }
-        }
-        hit
     }
 }
 
