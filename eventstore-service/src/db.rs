@@ -1,7 +1,9 @@
 //! PostgreSQL: the connection pool and the schema migrations.
 //!
-//! Migrations live in `migrations/` (refinery, `V<n>__<name>.sql`; V1–V9 the store itself, V10 and
-//! up subscriptions and delivery) and are applied by `eventstore-service migrate` and, unless
+//! Migrations live in `migrations/` (refinery, `V<n>__<name>.sql`, one sequence with no gaps
+//! for features: refinery refuses to start on a database whose last applied version is above a
+//! migration it has not applied, so the next migration is always the next number) and are
+//! applied by `eventstore-service migrate` and, unless
 //! `EVENTSTORE_MIGRATE_ON_START=false`, before `serve` listens. Either way they run under a
 //! session advisory lock, so two replicas starting together apply them once, one after the other.
 
