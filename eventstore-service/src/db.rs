@@ -9,13 +9,48 @@
 
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
 
 use crate::config::Config;
 
 mod embedded {
     refinery::embed_migrations!("migrations");
+}
+
+/// A pooled connection that is closed instead of going back to the pool when a panic unwinds
+/// while it is held. The writer pipelines its own `BEGIN` … `COMMIT` (a `Transaction` guard, which
+/// rolls back when dropped, cannot be pipelined with the reads), so a panic between the two
+/// would otherwise hand the pool's next user a connection inside an open transaction, whose
+/// `COMMIT` would then also commit the abandoned writes. Closing the connection makes the server
+/// roll them back.
+pub struct DetachOnPanic(Option<Object>);
+
+impl DetachOnPanic {
+    pub fn new(client: Object) -> Self {
+        Self(Some(client))
+    }
+}
+
+impl std::ops::Deref for DetachOnPanic {
+    type Target = Object;
+
+    fn deref(&self) -> &Object {
+        // Some until drop.
+        self.0
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("taken only in drop"))
+    }
+}
+
+impl Drop for DetachOnPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking()
+            && let Some(client) = self.0.take()
+        {
+            drop(Object::take(client));
+        }
+    }
 }
 
 /// Key of the advisory lock held while migrating ("eventstore" in ASCII).

@@ -20,6 +20,7 @@ use tokio::time::Instant;
 use super::commit::{BatchError, LockMode, Written, write_batch, write_predicted};
 use super::known::KnownVersions;
 use super::{Job, MAX_BATCH_APPENDS, Queues, Shared, lock};
+use crate::db::DetachOnPanic;
 use crate::error::StoreError;
 use crate::model::{StoreName, ValidAppend};
 
@@ -255,7 +256,7 @@ async fn commit(
 ) -> Vec<Result<AppendResult, StoreError>> {
     let all = |error: StoreError| appends.iter().map(|_| Err(error.clone())).collect();
     let client = match shared.pool.get().await {
-        Ok(client) => client,
+        Ok(client) => DetachOnPanic::new(client),
         Err(e) => return all(StoreError::from_pool(&e)),
     };
     let prediction = lock_known(known).snapshot(appends);

@@ -8,7 +8,11 @@ use serde_json::json;
 
 use shared_domain::wire::AppendResult;
 
-use crate::helpers::{STORE, events_body, spawn_app, spawn_on_database};
+use deadpool_postgres::Pool;
+use eventstore_service::Config;
+use eventstore_service::db::{self, DetachOnPanic};
+
+use crate::helpers::{STORE, events_body, fresh_migrated_database, spawn_app, spawn_on_database};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_loses_nothing_that_was_answered_201() {
@@ -60,4 +64,52 @@ async fn a_restart_loses_nothing_that_was_answered_201() {
     }
     let globals: Vec<u64> = stored.iter().map(|e| e.global_position).collect();
     assert_eq!(globals, (1..=stored.len() as u64).collect::<Vec<_>>());
+}
+
+/// Runs `BEGIN` (and a `SET LOCAL` that lives only as long as that transaction) on a pooled
+/// connection and panics while the transaction is open, holding the connection bare or behind
+/// [`DetachOnPanic`]; then whether the pool's next connection (the pool has one) is inside that
+/// transaction.
+async fn next_connection_inside_abandoned_transaction(pool: &Pool, guarded: bool) -> bool {
+    let abandoned = {
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            let client = pool.get().await.unwrap();
+            client
+                .batch_execute("BEGIN; SET LOCAL application_name = 'abandoned'")
+                .await
+                .unwrap();
+            if guarded {
+                let _client = DetachOnPanic::new(client);
+                panic!("a bug between BEGIN and COMMIT");
+            }
+            let _client = client;
+            panic!("a bug between BEGIN and COMMIT");
+        })
+    };
+    assert!(abandoned.await.unwrap_err().is_panic());
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let next = pool.get().await.unwrap();
+    let row = next
+        .query_one(
+            "SELECT current_setting('application_name') = 'abandoned'",
+            &[],
+        )
+        .await
+        .unwrap();
+    row.get(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_inside_a_transaction_never_hands_the_transaction_to_the_next_user() {
+    let database_url = fresh_migrated_database().await;
+    let mut config = Config::for_database(database_url);
+    config.db_pool_size = 1;
+    let pool = db::pool(&config).unwrap();
+
+    // A bare pooled connection goes back to the pool with the transaction open (the hazard)…
+    assert!(next_connection_inside_abandoned_transaction(&pool, false).await);
+    drop(deadpool_postgres::Object::take(pool.get().await.unwrap()));
+    // …one behind the writer's guard is closed instead, and the server rolls back.
+    assert!(!next_connection_inside_abandoned_transaction(&pool, true).await);
 }
