@@ -42,6 +42,11 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
         "PostgreSQL connections this replica keeps at most",
     ),
     (
+        "EVENTSTORE_WRITER_POOL_SIZE",
+        "4",
+        "PostgreSQL connections of the group-commit writers (on top of EVENTSTORE_DB_POOL_SIZE)",
+    ),
+    (
         "EVENTSTORE_DB_TIMEOUT_MS",
         "5000",
         "wait for a pooled connection at most this long (then 503)",
@@ -127,8 +132,10 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Most events in one append.
     pub max_events_per_append: usize,
-    /// Most pooled PostgreSQL connections.
+    /// Most pooled PostgreSQL connections (reads, stores, subscriptions).
     pub db_pool_size: usize,
+    /// Most PostgreSQL connections of the group-commit writers (their own pool).
+    pub writer_pool_size: usize,
     /// How long a request waits for a pooled connection before answering 503.
     pub db_timeout: Duration,
     /// Most events one group-commit transaction writes (a single larger append still goes alone).
@@ -157,6 +164,7 @@ impl std::fmt::Debug for Config {
             .field("allow_anonymous", &self.allow_anonymous)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("db_pool_size", &self.db_pool_size)
+            .field("writer_pool_size", &self.writer_pool_size)
             .finish_non_exhaustive()
     }
 }
@@ -183,6 +191,7 @@ impl Config {
                 DEFAULT_MAX_EVENTS_PER_APPEND,
             )?,
             db_pool_size: vars.or("EVENTSTORE_DB_POOL_SIZE", 16)?,
+            writer_pool_size: vars.or("EVENTSTORE_WRITER_POOL_SIZE", 4)?,
             db_timeout: vars.duration_ms("EVENTSTORE_DB_TIMEOUT_MS", Duration::from_secs(5))?,
             batch_max_events: vars.or("EVENTSTORE_BATCH_MAX_EVENTS", 5000)?,
             batches_in_flight: vars.or("EVENTSTORE_BATCHES_IN_FLIGHT", 1)?,

@@ -102,6 +102,16 @@ pub fn connection_config(
 /// A pool of at most `config.db_pool_size` connections; a request waits at most
 /// `config.db_timeout` for one. Connecting is lazy: this does not touch the server.
 pub fn pool(config: &Config) -> Result<Pool, DbError> {
+    pool_of(config, config.db_pool_size)
+}
+
+/// The group-commit writers' own pool of at most `config.writer_pool_size` connections
+/// (see [`crate::writer`]: its connections are made, and driven, on the writers' thread).
+pub fn writer_pool(config: &Config) -> Result<Pool, DbError> {
+    pool_of(config, config.writer_pool_size)
+}
+
+fn pool_of(config: &Config, max_size: usize) -> Result<Pool, DbError> {
     let pg = connection_config(&config.database_url, config.db_timeout)?;
     let manager = Manager::from_config(
         pg,
@@ -111,7 +121,7 @@ pub fn pool(config: &Config) -> Result<Pool, DbError> {
         },
     );
     Pool::builder(manager)
-        .max_size(config.db_pool_size.max(1))
+        .max_size(max_size.max(1))
         .runtime(Runtime::Tokio1)
         .wait_timeout(Some(config.db_timeout))
         .create_timeout(Some(config.db_timeout))

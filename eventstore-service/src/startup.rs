@@ -46,11 +46,11 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
-    /// State over `pool`. Call inside the Tokio runtime that should run the writers.
-    pub fn new(pool: Pool, config: Config) -> Self {
+    /// State over `pool`, with the writers on `writer_pool` (see [`crate::writer`]).
+    pub fn new(pool: Pool, writer_pool: Pool, config: Config) -> Self {
         let metrics = Metrics::new(SERVICE_NAME);
         let config = Arc::new(config);
-        let writers = Writers::new(pool.clone(), config.clone(), &metrics);
+        let writers = Writers::new(writer_pool, config.clone(), &metrics);
         let delivery =
             crate::delivery::DeliveryContext::new(config.subscriptions.clone(), &metrics);
         Self {
@@ -93,6 +93,7 @@ impl Application {
             db::migrate(&config.database_url).await?;
         }
         let pool = db::pool(&config)?;
+        let writer_pool = db::writer_pool(&config)?;
         if let Some(path) = &config.subscriptions.config_file {
             // Issue 4: a config file that does not check stops the start, naming the field.
             subscriptions::deploy::apply_startup_config(
@@ -117,7 +118,7 @@ impl Application {
         Ok(Self {
             port,
             listener,
-            state: AppState::new(pool, config),
+            state: AppState::new(pool, writer_pool, config),
         })
     }
 

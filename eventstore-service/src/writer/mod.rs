@@ -16,6 +16,14 @@
 //! written in one round trip without reading first ([`known`]); a stale prediction collides on
 //! a unique key, writes nothing, and the batch is read and planned as usual.
 //!
+//! The writers run on a thread of their own (a current-thread Tokio runtime), with a pool of
+//! their own (`EVENTSTORE_WRITER_POOL_SIZE`) whose connections are made — and so driven — on
+//! that thread: a batch's statement, its connection's I/O and the next batch's planning never
+//! wait for another thread to be scheduled. On this 2-core machine that made 1-event appends at
+//! 8 clients about 25 % faster than writers and connections spread over the shared runtime.
+//! The thread ends when the last [`Writers`] handle is dropped (after the HTTP server has
+//! drained, since every waiting request holds one).
+//!
 //! Several replicas on one database stay correct: their writers serialize on the counter row
 //! lock, and a unique key violation (another replica wrote the same position meanwhile) makes
 //! the batch run again with the lock taken first ([`commit::LockMode::First`]).
@@ -61,6 +69,59 @@ pub struct Writers {
     shared: Arc<Shared>,
     queues: Arc<Queues>,
     runtime: tokio::runtime::Handle,
+    /// The writers' thread (`None`: it could not be started, and they run on the caller's
+    /// runtime); stopped when the last handle goes.
+    _thread: Option<Arc<WriterThread>>,
+}
+
+/// A thread running a current-thread Tokio runtime until dropped.
+struct WriterThread {
+    handle: tokio::runtime::Handle,
+    stop: Mutex<Option<oneshot::Sender<()>>>,
+}
+
+impl WriterThread {
+    fn start() -> std::io::Result<Self> {
+        let (started, handle) = std::sync::mpsc::channel();
+        let (stop, stopped) = oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name("eventstore-writers".to_owned())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
+                match runtime {
+                    Ok(runtime) => {
+                        let _ = started.send(Ok(runtime.handle().clone()));
+                        // Until the stop signal, or its sender dropped.
+                        let _ = runtime.block_on(stopped);
+                    }
+                    Err(e) => {
+                        let _ = started.send(Err(e));
+                    }
+                }
+            })?;
+        let handle = handle
+            .recv()
+            .map_err(|_| std::io::Error::other("the writers' thread ended at once"))??;
+        Ok(Self {
+            handle,
+            stop: Mutex::new(Some(stop)),
+        })
+    }
+}
+
+impl Drop for WriterThread {
+    fn drop(&mut self) {
+        let stop = self
+            .stop
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(stop) = stop {
+            let _ = stop.send(());
+        }
+    }
 }
 
 /// What every writer task needs (not the queues: a writer ends when its queue's senders are gone).
@@ -73,8 +134,20 @@ struct Shared {
 }
 
 impl Writers {
-    /// No writers yet. Call inside the Tokio runtime that should run them.
+    /// No writers yet; `pool` is theirs alone ([`crate::db::writer_pool`]): its connections are
+    /// made on the writers' thread. If that thread cannot start, the writers run on the
+    /// caller's Tokio runtime.
     pub fn new(pool: Pool, config: Arc<Config>, metrics: &Metrics) -> Self {
+        let thread = match WriterThread::start() {
+            Ok(thread) => Some(Arc::new(thread)),
+            Err(error) => {
+                tracing::warn!(%error, "cannot start the writers' thread; they share the runtime");
+                None
+            }
+        };
+        let runtime = thread
+            .as_ref()
+            .map_or_else(tokio::runtime::Handle::current, |t| t.handle.clone());
         Self {
             shared: Arc::new(Shared {
                 pool,
@@ -84,7 +157,8 @@ impl Writers {
                 metrics: WriterMetrics::new(metrics),
             }),
             queues: Arc::new(Mutex::new(HashMap::new())),
-            runtime: tokio::runtime::Handle::current(),
+            runtime,
+            _thread: thread,
         }
     }
 

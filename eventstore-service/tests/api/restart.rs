@@ -113,3 +113,37 @@ async fn a_panic_inside_a_transaction_never_hands_the_transaction_to_the_next_us
     // …one behind the writer's guard is closed instead, and the server rolls back.
     assert!(!next_connection_inside_abandoned_transaction(&pool, true).await);
 }
+
+/// Threads of this process named `name` (Linux truncates names to 15 bytes).
+fn threads_named(name: &str) -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .filter(|comm| comm.trim() == name)
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_writers_thread_ends_with_the_service() {
+    const WRITERS: &str = "eventstore-writ";
+    let before = threads_named(WRITERS);
+    let mut app = spawn_app().await;
+    app.append_ok("s-1", &events_body(1, json!("no_stream")))
+        .await;
+    assert_eq!(
+        threads_named(WRITERS),
+        before + 1,
+        "one writers' thread per service"
+    );
+
+    app.stop().await;
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while threads_named(WRITERS) > before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the writers' thread outlived its service"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
