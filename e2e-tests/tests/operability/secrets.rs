@@ -322,6 +322,29 @@ async fn secrets_appear_in_no_log_line_and_no_answer() {
         )
         .await;
     assert_eq!(placed, 201, "the write side does not need Redis");
+    // The query service's summary cache holds the order until it notices that its tracking
+    // connection is gone (at once for a killed server); from then on reads are 503.
+    let noticed = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let metrics = http
+            .get(format!("{}/metrics", stack.query))
+            .send()
+            .await
+            .expect("query metrics");
+        if metrics
+            .text()
+            .await
+            .unwrap_or_default()
+            .contains("query_cache_up 0")
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < noticed,
+            "the query cache did not notice that Redis is gone"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     for (what, url) in [
         (
             "query while Redis is down",

@@ -9,6 +9,7 @@
 //! flushes its commit, the next has already read, planned and sent its writes.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -19,7 +20,7 @@ use tokio::time::Instant;
 
 use super::commit::{BatchError, LockMode, Written, write_batch, write_predicted};
 use super::known::KnownVersions;
-use super::{Job, MAX_BATCH_APPENDS, Queues, Shared, lock};
+use super::{Gate, Job, MAX_BATCH_APPENDS, Queue, Queues, Shared, lock};
 use crate::db::DetachOnPanic;
 use crate::error::StoreError;
 use crate::model::{StoreName, ValidAppend};
@@ -37,6 +38,8 @@ pub(super) struct Writer {
     /// What the store's batches showed of its streams, shared by the batches in flight.
     pub known: Arc<Mutex<KnownVersions>>,
     pub receiver: mpsc::Receiver<Job>,
+    /// Where appenders wake this writer while it gathers.
+    pub gate: Arc<Gate>,
     /// Appends taken from the queue and not yet in a batch, in arrival order.
     pub held: VecDeque<Job>,
     /// Streams of the batches in flight, by task.
@@ -99,7 +102,7 @@ impl Writer {
         }
         if let Some(queues) = self.queues.upgrade() {
             let mut queues = lock(&queues);
-            if queues.get(&self.store).is_some_and(mpsc::Sender::is_closed) {
+            if queues.get(&self.store).is_some_and(Queue::is_closed) {
                 queues.remove(&self.store);
             }
         }
@@ -116,19 +119,27 @@ impl Writer {
         self.gather_until = (self.expected > 1 && !wait.is_zero()).then(|| Instant::now() + wait);
     }
 
-    /// Waits (see [`expect_after`](Self::expect_after)) until the expected appends are queued,
-    /// the queue closes or the time is up.
+    /// Waits (see [`expect_after`](Self::expect_after)) until the expected appends are queued
+    /// or the time is up, woken once by the appender that completes them ([`Gate`]), not by
+    /// each. They stay in the queue; the next batch takes them.
     async fn gather(&mut self) {
         let Some(deadline) = self.gather_until.take() else {
             return;
         };
-        while !self.closed && self.held.len() + self.receiver.len() < self.expected {
-            match tokio::time::timeout_at(deadline, self.receiver.recv()).await {
-                Ok(Some(job)) => self.held.push_back(job),
-                Ok(None) => self.closed = true,
-                Err(_time_up) => break,
+        let gate = self.gate.clone();
+        while !self.closed && self.held.len() < self.expected {
+            let wanted = self.expected - self.held.len();
+            gate.want.store(wanted, Ordering::SeqCst);
+            // Queued before `want` was set: its appender did not wake us.
+            if self.receiver.len() >= wanted || self.receiver.is_closed() {
+                break;
+            }
+            tokio::select! {
+                () = gate.notify.notified() => {}
+                () = tokio::time::sleep_until(deadline) => break,
             }
         }
+        gate.want.store(usize::MAX, Ordering::SeqCst);
     }
 
     /// Idle: waits for the next append; after [`IDLE_EXIT`] closes the queue (what is queued

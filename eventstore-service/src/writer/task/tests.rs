@@ -12,11 +12,11 @@ use crate::writer::metrics::WriterMetrics;
 
 type Answer = oneshot::Receiver<Result<AppendResult, StoreError>>;
 
-fn writer(batch_max_events: usize) -> (Writer, mpsc::Sender<Job>) {
+fn writer(batch_max_events: usize) -> (Writer, Queue) {
     waiting_writer(batch_max_events, Duration::ZERO)
 }
 
-fn waiting_writer(batch_max_events: usize, batch_wait: Duration) -> (Writer, mpsc::Sender<Job>) {
+fn waiting_writer(batch_max_events: usize, batch_wait: Duration) -> (Writer, Queue) {
     let config = Config::for_database("postgres://nobody@127.0.0.1:1/none");
     let shared = Arc::new(Shared {
         pool: crate::db::pool(&config).unwrap(),
@@ -25,13 +25,14 @@ fn waiting_writer(batch_max_events: usize, batch_wait: Duration) -> (Writer, mps
         batch_wait,
         metrics: WriterMetrics::new(&Metrics::new("test")),
     });
-    let (sender, receiver) = mpsc::channel(100);
+    let (sender, receiver) = Queue::new();
     let writer = Writer {
         shared,
         queues: Weak::new(),
         store: StoreName::parse("store").unwrap(),
         known: Default::default(),
         receiver,
+        gate: sender.gate.clone(),
         held: VecDeque::new(),
         busy: HashMap::new(),
         closed: false,
@@ -134,10 +135,11 @@ async fn after_a_batch_the_next_waits_briefly_for_the_callers_due_back() {
     let started = tokio::time::Instant::now();
     writer.gather().await;
 
-    // Assert: it went as soon as all three were there, before the deadline.
+    // Assert: it went as soon as all three were there (queued for the next batch), before the
+    // deadline: woken by the appender of the third.
     let waited = started.elapsed();
     let _answers = late.await.unwrap();
-    assert_eq!(writer.held.len(), 3);
+    assert_eq!(writer.held.len() + writer.receiver.len(), 3);
     assert!(waited < Duration::from_millis(10), "{waited:?}");
 }
 
