@@ -233,13 +233,15 @@ impl SummaryCache {
         }
     }
 
-    /// Entries held now.
-    pub fn len(&self) -> usize {
+    /// Entries held now (tests look behind the cache with it).
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.shards.iter().map(|s| lock(&s.entries).len()).sum()
     }
 
     /// Whether no entry is held.
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 

@@ -130,11 +130,6 @@ impl ReadModelStore {
         self
     }
 
-    /// The cache, if any.
-    pub fn cache(&self) -> Option<&Arc<SummaryCache>> {
-        self.cache.as_ref()
-    }
-
     /// Starts the task that keeps the cache current (and on while it can), until `stop`;
     /// `up` is set to 1 while it is on. Nothing without a cache.
     pub fn spawn_tracking(&self, up: IntGauge, stop: Shutdown) {
