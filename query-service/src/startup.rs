@@ -61,7 +61,8 @@ impl Application {
                 .map_err(|e| StartupError::RedisUrl(redact_url(&e.to_string())))?;
         if config.cache_entries > 0 {
             let counters = Some(query_metrics.cache.clone());
-            let cache = SummaryCache::new(config.cache_entries, counters);
+            let cache = SummaryCache::new(config.cache_entries, counters)
+                .with_pages(config.page_cache_pages);
             store = store.with_cache(Arc::new(cache));
         }
         let state = AppState {

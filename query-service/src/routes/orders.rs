@@ -129,12 +129,13 @@ async fn list(
     params: &ListParams,
 ) -> Result<HttpResponse, ApiError> {
     let demand = parse_freshness(req, &state.wait)?;
+    let min_checkpoint = demand.as_ref().map_or(0, |d| d.min_position);
     let read = state
         .watch
         .read_at_least(demand, || {
             state
                 .store
-                .page(index, params.cursor.as_ref(), params.limit)
+                .page(index, params.cursor.as_ref(), params.limit, min_checkpoint)
         })
         .await
         .map_err(freshness_error)?;

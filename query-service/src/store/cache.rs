@@ -23,6 +23,9 @@
 //!   order's shard has not moved since the read began ([`Ticket`]).
 //!
 //! Bounded by `QUERY_CACHE_ENTRIES`: a full shard makes room by dropping an arbitrary entry.
+//!
+//! It also owns the [`PageCache`] (what recent list pages showed), which it empties whenever it
+//! empties itself: a cached page is answered from the summaries held here.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
@@ -33,7 +36,9 @@ use bytes::Bytes;
 use prometheus::IntCounter;
 use shared_domain::read_model::OrderSummary;
 
-use super::{Read, StoreError};
+use super::page_cache::{PageCache, PageTicket, Shown};
+use super::{Page, PageEntry, Read, StoreError};
+use crate::cursor::Cursor;
 
 /// Shards of the map (independent locks and invalidation counts).
 const SHARDS: usize = 32;
@@ -93,6 +98,7 @@ pub struct SummaryCache {
     /// Whether invalidations are being received (otherwise nothing is read or stored).
     live: AtomicBool,
     counters: Option<CacheCounters>,
+    pages: PageCache,
 }
 
 impl std::fmt::Debug for SummaryCache {
@@ -105,8 +111,8 @@ impl std::fmt::Debug for SummaryCache {
 }
 
 impl SummaryCache {
-    /// An empty cache of about `capacity` entries (at least one per shard), off until
-    /// [`set_live`](Self::set_live).
+    /// An empty cache of about `capacity` entries (at least one per shard) and no pages, off
+    /// until [`set_live`](Self::set_live).
     pub fn new(capacity: usize, counters: Option<CacheCounters>) -> Self {
         Self {
             shards: (0..SHARDS)
@@ -119,7 +125,14 @@ impl SummaryCache {
             per_shard: capacity.div_ceil(SHARDS).max(1),
             live: AtomicBool::new(false),
             counters,
+            pages: PageCache::new(0),
         }
+    }
+
+    /// The same cache, also keeping what up to `pages` list pages showed.
+    pub fn with_pages(mut self, pages: usize) -> Self {
+        self.pages = PageCache::new(pages);
+        self
     }
 
     /// Whether the cache is on (its invalidations are being received).
@@ -224,13 +237,90 @@ impl SummaryCache {
         entries.remove(order_id);
     }
 
-    /// Drops every entry, and fails every store of a read begun before.
+    /// Drops every entry and page, and fails every store of a read begun before.
     pub fn clear(&self) {
+        self.pages.clear();
         for shard in &*self.shards {
             let mut entries = lock(&shard.entries);
             shard.invalidations.fetch_add(1, Ordering::AcqRel);
             entries.clear();
         }
+    }
+
+    /// The page of `index` (its key without the generation) after `after`, `limit` long, if a
+    /// read whose checkpoint reached `min_checkpoint` showed it and every summary on it is held
+    /// at the revision that read found.
+    pub fn page(
+        &self,
+        index: &str,
+        after: Option<&Cursor>,
+        limit: usize,
+        min_checkpoint: u64,
+    ) -> Option<Read<Page>> {
+        if !self.is_live() {
+            return None;
+        }
+        let shown = self
+            .pages
+            .get(index, after, limit)
+            .filter(|s| s.checkpoint >= min_checkpoint)?;
+        let mut entries = Vec::with_capacity(shown.orders.len());
+        for (position, revision) in &shown.orders {
+            let summary = self.summary(&position.order_id, &shown.generation, *revision)?;
+            entries.push(PageEntry {
+                position: position.clone(),
+                summary: Some(summary),
+            });
+        }
+        Some(Read {
+            generation: shown.generation.clone(),
+            checkpoint: shown.checkpoint,
+            value: Page {
+                entries,
+                has_more: shown.has_more,
+            },
+        })
+    }
+
+    /// The count of index changes now; take it before the page read you will store.
+    pub fn page_ticket(&self) -> PageTicket {
+        self.pages.ticket()
+    }
+
+    /// Keeps what `read` (a page of `index` after `after`, `limit` long, begun at `ticket`)
+    /// showed, unless an index changed since or the page names an order without a summary.
+    pub fn store_page(
+        &self,
+        ticket: PageTicket,
+        index: &str,
+        after: Option<&Cursor>,
+        limit: usize,
+        read: &Read<Page>,
+    ) {
+        if !self.is_live() || !self.pages.is_enabled() {
+            return;
+        }
+        let orders: Option<Vec<(Cursor, u64)>> = read
+            .value
+            .entries
+            .iter()
+            .map(|e| Some((e.position.clone(), e.summary.as_ref()?.revision)))
+            .collect();
+        let Some(orders) = orders else {
+            return;
+        };
+        let shown = Shown {
+            generation: read.generation.clone(),
+            checkpoint: read.checkpoint,
+            orders,
+            has_more: read.value.has_more,
+        };
+        self.pages.store(ticket, index, after, limit, shown);
+    }
+
+    /// The index `index` (its key without the generation) changed in Redis: drops its pages.
+    pub fn invalidate_index(&self, index: &str) {
+        self.pages.invalidate(index);
     }
 
     /// Entries held now (tests look behind the cache with it).
@@ -349,6 +439,67 @@ mod tests {
             cache.order("o-1", 0).is_none(),
             "entries from before the outage are gone"
         );
+    }
+
+    fn page_read(generation: &str, checkpoint: u64, orders: &[(&str, u64)]) -> Read<Page> {
+        Read {
+            generation: generation.to_owned(),
+            checkpoint,
+            value: Page {
+                entries: orders
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (id, revision))| PageEntry {
+                        position: Cursor {
+                            score: 100 - i as u64,
+                            order_id: (*id).to_owned(),
+                        },
+                        summary: Some(summary(*revision)),
+                    })
+                    .collect(),
+                has_more: true,
+            },
+        }
+    }
+
+    #[test]
+    fn a_held_page_answers_only_while_every_summary_is_held_at_its_revision() {
+        let cache = live(100).with_pages(10);
+        cache.set_live(true);
+        let read = page_read("g0", 10, &[("o-1", 2), ("o-2", 5)]);
+        cache.store(&cache.ticket(), "o-1", "g0", 10, summary(2));
+        cache.store(&cache.ticket(), "o-2", "g0", 10, summary(5));
+        cache.store_page(cache.page_ticket(), ":index:orders", None, 2, &read);
+        assert_eq!(cache.page(":index:orders", None, 2, 0), Some(read.clone()));
+        assert_eq!(cache.page(":index:orders", None, 2, 10), Some(read.clone()));
+        assert_eq!(
+            cache.page(":index:orders", None, 2, 11),
+            None,
+            "a page older than the demanded position must go to Redis"
+        );
+        // o-2 changed: held again at a later revision, the page no longer answers.
+        cache.invalidate("o-2");
+        assert_eq!(cache.page(":index:orders", None, 2, 0), None);
+        cache.store(&cache.ticket(), "o-2", "g0", 12, summary(6));
+        assert_eq!(cache.page(":index:orders", None, 2, 0), None);
+        // Nor does a page of another generation, or one naming an order without a summary.
+        let other = page_read("g1", 10, &[("o-1", 2)]);
+        cache.store_page(cache.page_ticket(), ":index:orders", None, 1, &other);
+        assert_eq!(cache.page(":index:orders", None, 1, 0), None);
+        let mut gap = page_read("g0", 10, &[("o-1", 2)]);
+        gap.value.entries[0].summary = None;
+        cache.store_page(cache.page_ticket(), ":index:orders", None, 3, &gap);
+        assert_eq!(cache.pages.len(), 2, "a page with a gap is not kept");
+        // Off: nothing answers, and the pages are gone when it is on again.
+        let one = page_read("g0", 10, &[("o-1", 2)]);
+        cache.store_page(cache.page_ticket(), ":index:status:pending", None, 1, &one);
+        assert!(cache.page(":index:status:pending", None, 1, 0).is_some());
+        cache.set_live(false);
+        assert_eq!(cache.page(":index:status:pending", None, 1, 0), None);
+        cache.set_live(true);
+        cache.store(&cache.ticket(), "o-1", "g0", 10, summary(2));
+        assert_eq!(cache.page(":index:status:pending", None, 1, 0), None);
+        assert_eq!(cache.pages.len(), 0);
     }
 
     #[test]

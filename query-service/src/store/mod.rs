@@ -6,6 +6,7 @@
 
 pub mod cache;
 mod page;
+mod page_cache;
 pub mod scripts;
 mod templates;
 mod tracking;
@@ -27,6 +28,7 @@ use crate::cursor::Cursor;
 pub use cache::{Summary, SummaryCache};
 pub use page::{Page, PageEntry};
 use page::{page_from_cache, page_from_reply};
+pub use page_cache::PageTicket;
 use templates::{KeyTemplate, Templates};
 pub use tracking::client_name as tracking_client_name;
 
@@ -136,8 +138,7 @@ impl ReadModelStore {
         let Some(cache) = self.cache.clone() else {
             return;
         };
-        let invalidations =
-            tracking::Invalidations::new(cache, &self.keys, self.templates.summary.clone());
+        let invalidations = tracking::Invalidations::new(cache, &self.keys, self.templates.clone());
         tokio::spawn(tracking::run(
             self.client.clone(),
             invalidations,
@@ -217,76 +218,102 @@ impl ReadModelStore {
         })
     }
 
-    /// One page of `index`, newest first, starting after `cursor`.
+    /// One page of `index`, newest first, starting after `cursor`, from a read whose checkpoint
+    /// has reached `min_checkpoint` if the cache holds one (0: any).
     ///
-    /// With the cache on, first the index walk with only revisions: a page whose every summary
-    /// the cache holds at exactly that generation and revision is answered from it. Otherwise
-    /// (or without a cache) one read of the walk with every summary, which fills the cache.
+    /// With the cache on: a page the cache holds whole ([`SummaryCache::page`]) needs no round
+    /// trip. Otherwise first the index walk with only revisions: a page whose every summary the
+    /// cache holds at exactly that generation and revision is answered from it. Otherwise (or
+    /// without a cache) one read of the walk with every summary, which fills the cache. Either
+    /// read's page is kept for next time.
     pub async fn page(
         &self,
         index: ListIndex<'_>,
         cursor: Option<&Cursor>,
         limit: usize,
+        min_checkpoint: u64,
     ) -> Result<Read<Page>, StoreError> {
-        if let Some(cache) = self.cache.as_ref().filter(|c| c.is_live()) {
-            let fields = [summary_fields::REVISION];
-            let call = self.page_call(&scripts::PAGE_REVISIONS, index, cursor, limit, &fields);
-            type Reply = (String, String, Vec<String>, String);
-            let (generation, checkpoint, found, revisions): Reply = self.run(&call).await?;
-            let checkpoint = parse_position(&checkpoint)?;
-            if let Some(page) = page_from_cache(cache, &generation, &found, &revisions, limit)? {
-                return Ok(Read {
-                    generation,
-                    checkpoint,
-                    value: page,
-                });
-            }
-        }
-        let ticket = self.cache.as_ref().map(|c| c.ticket());
-        let call = self.page_call(&scripts::PAGE, index, cursor, limit, &summary_fields::ALL);
-        type Reply = (String, String, Vec<String>, Vec<u8>);
-        let (generation, checkpoint, found, summaries): Reply = self.run(&call).await?;
-        let checkpoint = parse_position(&checkpoint)?;
-        let summaries: Vec<Option<Vec<Option<String>>>> = serde_json::from_slice(&summaries)
-            .map_err(|e| StoreError::Corrupt(format!("page summaries: {e}")))?;
-        let page = page_from_reply(&found, summaries, limit)?;
-        if let (Some(cache), Some(ticket)) = (&self.cache, &ticket) {
-            for entry in &page.entries {
-                if let Some(summary) = &entry.summary {
-                    let id = &entry.position.order_id;
-                    cache.store(ticket, id, &generation, checkpoint, summary.clone());
-                }
-            }
-        }
-        Ok(Read {
-            generation,
-            checkpoint,
-            value: page,
-        })
-    }
-
-    /// The invocation of a page script ([`scripts::PAGE`] or [`scripts::PAGE_REVISIONS`]).
-    fn page_call<'s>(
-        &self,
-        script: &'s Script,
-        index: ListIndex<'_>,
-        cursor: Option<&Cursor>,
-        limit: usize,
-        fields: &[&str],
-    ) -> ScriptInvocation<'s> {
-        let t = &self.templates;
         let customer_template;
         let index_template = match index {
-            ListIndex::All => &t.all_orders,
-            ListIndex::Status(status) => t.status(status),
+            ListIndex::All => &self.templates.all_orders,
+            ListIndex::Status(status) => self.templates.status(status),
             ListIndex::Customer(customer_id) => {
                 customer_template = KeyTemplate::customer_orders(&self.keys, customer_id);
                 &customer_template
             }
         };
+        let index_name = index_template.rest();
+        if let Some(cache) = self.cache.as_deref().filter(|c| c.is_live()) {
+            if let Some(hit) = cache.page(index_name, cursor, limit, min_checkpoint) {
+                return Ok(hit);
+            }
+            let ticket = cache.page_ticket();
+            let fields = [summary_fields::REVISION];
+            let call = self.page_call(
+                &scripts::PAGE_REVISIONS,
+                index_template,
+                cursor,
+                limit,
+                &fields,
+            );
+            type Reply = (String, String, Vec<String>, String);
+            let (generation, checkpoint, found, revisions): Reply = self.run(&call).await?;
+            let checkpoint = parse_position(&checkpoint)?;
+            if let Some(page) = page_from_cache(cache, &generation, &found, &revisions, limit)? {
+                let read = Read {
+                    generation,
+                    checkpoint,
+                    value: page,
+                };
+                cache.store_page(ticket, index_name, cursor, limit, &read);
+                return Ok(read);
+            }
+        }
+        let ticket = self.cache.as_ref().map(|c| c.ticket());
+        let page_ticket = self.cache.as_ref().map(|c| c.page_ticket());
+        let call = self.page_call(
+            &scripts::PAGE,
+            index_template,
+            cursor,
+            limit,
+            &summary_fields::ALL,
+        );
+        type Reply = (String, String, Vec<String>, Vec<u8>);
+        let (generation, checkpoint, found, summaries): Reply = self.run(&call).await?;
+        let checkpoint = parse_position(&checkpoint)?;
+        let summaries: Vec<Option<Vec<Option<String>>>> = serde_json::from_slice(&summaries)
+            .map_err(|e| StoreError::Corrupt(format!("page summaries: {e}")))?;
+        let read = Read {
+            generation,
+            checkpoint,
+            value: page_from_reply(&found, summaries, limit)?,
+        };
+        if let (Some(cache), Some(ticket), Some(page_ticket)) = (&self.cache, &ticket, page_ticket)
+        {
+            for entry in &read.value.entries {
+                if let Some(summary) = &entry.summary {
+                    let id = &entry.position.order_id;
+                    cache.store(ticket, id, &read.generation, checkpoint, summary.clone());
+                }
+            }
+            cache.store_page(page_ticket, index_name, cursor, limit, &read);
+        }
+        Ok(read)
+    }
+
+    /// The invocation of a page script ([`scripts::PAGE`] or [`scripts::PAGE_REVISIONS`]) over
+    /// the index `index_template` names.
+    fn page_call<'s>(
+        &self,
+        script: &'s Script,
+        index_template: &KeyTemplate,
+        cursor: Option<&Cursor>,
+        limit: usize,
+        fields: &[&str],
+    ) -> ScriptInvocation<'s> {
         let mut call = self.invocation(script);
         index_template.push_args(&mut call, "");
-        t.summary.push_args(&mut call, "");
+        self.templates.summary.push_args(&mut call, "");
         call.arg(limit);
         match cursor {
             Some(c) => call.arg(c.score).arg(&c.order_id),

@@ -54,6 +54,11 @@ impl KeyTemplate {
         (!generation.is_empty() && !generation.contains(':')).then_some((generation, suffix))
     }
 
+    /// What follows the generation in this template's keys: the same in every generation.
+    pub fn rest(&self) -> &str {
+        &self.after
+    }
+
     /// The key in `generation` (what the script builds), for tests.
     #[cfg(test)]
     fn key(&self, generation: &str, suffix: &str) -> String {
@@ -74,6 +79,8 @@ pub struct Templates {
     status: Vec<(OrderStatus, KeyTemplate)>,
     /// The analytics hash.
     pub analytics: KeyTemplate,
+    /// The index of one customer's orders, without the customer id: what such keys start with.
+    customer_orders: KeyTemplate,
 }
 
 impl Templates {
@@ -99,7 +106,20 @@ impl Templates {
                 .map(|s| (s, KeyTemplate::of(keys, |g| g.orders_by_status(s))))
                 .collect(),
             analytics: KeyTemplate::of(keys, GenerationKeys::analytics),
+            customer_orders: KeyTemplate::customer_orders(keys, ""),
         }
+    }
+
+    /// If `key` is a list index of some generation (all orders, a status, a customer), its
+    /// [`rest`](KeyTemplate::rest): what names the index in any generation.
+    pub fn index_of<'k>(&self, key: &'k str) -> Option<&'k str> {
+        // Every key of a generation is `before .. generation .. rest`, with one `before`.
+        let rest = key.strip_prefix(self.all_orders.before.as_str())?;
+        let rest = &rest[rest.find(':')?..];
+        let is_index = rest == self.all_orders.after
+            || self.status.iter().any(|(_, t)| rest == t.after)
+            || rest.starts_with(self.customer_orders.after.as_str());
+        is_index.then_some(rest)
     }
 
     /// The index of orders in `status`.
@@ -146,5 +166,31 @@ mod tests {
                 g.customer_orders("c-1")
             );
         }
+    }
+
+    #[test]
+    fn index_keys_are_named_alike_in_every_generation_and_other_keys_are_not_indexes() {
+        let keys = ReadModelKeys::new("shop");
+        let t = Templates::new(&keys);
+        let customer = KeyTemplate::customer_orders(&keys, "c:1");
+        for generation in ["g0", "g17"] {
+            let g = keys.generation(generation);
+            assert_eq!(t.index_of(&g.all_orders()), Some(t.all_orders.rest()));
+            assert_eq!(t.index_of(&g.customer_orders("c:1")), Some(customer.rest()));
+            for status in OrderStatus::ALL {
+                assert_eq!(
+                    t.index_of(&g.orders_by_status(status)),
+                    Some(t.status(status).rest())
+                );
+            }
+            for other in [g.checkpoint(), g.analytics(), g.order_summary("o-1")] {
+                assert_eq!(t.index_of(&other), None, "{other}");
+            }
+        }
+        assert_eq!(t.index_of(&keys.generation_pointer()), None);
+        assert_eq!(
+            t.index_of(&ReadModelKeys::new("other").generation("g0").all_orders()),
+            None
+        );
     }
 }

@@ -14,7 +14,7 @@ use shared_domain::service::Shutdown;
 use tokio::sync::Notify;
 
 use super::cache::SummaryCache;
-use super::templates::KeyTemplate;
+use super::templates::Templates;
 use prometheus::IntGauge;
 
 /// Longest pause between attempts to connect.
@@ -30,7 +30,7 @@ pub fn client_name(keys: &ReadModelKeys) -> String {
 /// What an invalidation push means for the cache.
 pub(super) struct Invalidations {
     cache: Arc<SummaryCache>,
-    summary: KeyTemplate,
+    templates: Arc<Templates>,
     pointer: String,
     /// The namespace's key prefix: what is tracked.
     prefix: String,
@@ -41,11 +41,11 @@ impl Invalidations {
     pub(super) fn new(
         cache: Arc<SummaryCache>,
         keys: &ReadModelKeys,
-        summary: KeyTemplate,
+        templates: Arc<Templates>,
     ) -> Self {
         Self {
             cache,
-            summary,
+            templates,
             pointer: keys.generation_pointer(),
             prefix: format!("{}:", keys.tag()),
             name: client_name(keys),
@@ -69,8 +69,10 @@ impl Invalidations {
         };
         if key == self.pointer {
             self.cache.clear();
-        } else if let Some((_generation, order_id)) = self.summary.parse(key) {
+        } else if let Some((_generation, order_id)) = self.templates.summary.parse(key) {
             self.cache.invalidate(order_id);
+        } else if let Some(index) = self.templates.index_of(key) {
+            self.cache.invalidate_index(index);
         }
     }
 }
@@ -202,8 +204,11 @@ async fn keep_alive(mut connection: MultiplexedConnection, timeout: Duration) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cursor::Cursor;
     use crate::store::cache::Summary;
     use crate::store::templates::Templates;
+    use crate::store::{Page, PageEntry, Read};
+    use shared_domain::orders::OrderStatus;
 
     fn bulk(text: &str) -> Value {
         Value::BulkString(text.as_bytes().to_vec())
@@ -212,8 +217,9 @@ mod tests {
     #[test]
     fn pushes_drop_the_named_orders_or_everything() {
         let keys = ReadModelKeys::new("shop");
-        let cache = Arc::new(SummaryCache::new(100, None));
+        let cache = Arc::new(SummaryCache::new(100, None).with_pages(10));
         cache.set_live(true);
+        let templates = Arc::new(Templates::new(&keys));
         let fill = |id: &str| {
             let summary = Summary {
                 revision: 1,
@@ -221,18 +227,58 @@ mod tests {
             };
             cache.store(&cache.ticket(), id, "g0", 1, summary);
         };
-        let invalidations =
-            Invalidations::new(cache.clone(), &keys, Templates::new(&keys).summary.clone());
+        let invalidations = Invalidations::new(cache.clone(), &keys, templates.clone());
+        // A page of one order (o-2) in each of two indexes.
+        let pending = templates.status(OrderStatus::Pending).rest();
+        let all = templates.all_orders.rest();
+        let fill_pages = || {
+            let read = Read {
+                generation: "g0".to_owned(),
+                checkpoint: 1,
+                value: Page {
+                    entries: vec![PageEntry {
+                        position: Cursor {
+                            score: 1,
+                            order_id: "o-2".to_owned(),
+                        },
+                        summary: Some(Summary {
+                            revision: 1,
+                            json: "{}".into(),
+                        }),
+                    }],
+                    has_more: false,
+                },
+            };
+            for index in [all, pending] {
+                cache.store_page(cache.page_ticket(), index, None, 5, &read);
+            }
+        };
         fill("o:1");
         fill("o-2");
+        fill_pages();
+        assert!(cache.page(all, None, 5, 0).is_some());
         let g0 = keys.generation("g0");
         invalidations.apply(&[Value::Array(vec![
             bulk(&g0.order_summary("o:1")),
-            bulk(&g0.all_orders()),
             bulk(&g0.checkpoint()),
+            bulk(&g0.analytics()),
         ])]);
         assert!(cache.order("o:1", 0).is_none());
         assert!(cache.order("o-2", 0).is_some(), "other keys drop nothing");
+        assert!(cache.page(all, None, 5, 0).is_some(), "nor pages");
+        // An index's change drops its pages, not the orders on them or other indexes' pages.
+        invalidations.apply(&[Value::Array(vec![bulk(&g0.all_orders())])]);
+        assert!(cache.page(all, None, 5, 0).is_none());
+        assert!(cache.page(pending, None, 5, 0).is_some());
+        assert!(cache.order("o-2", 0).is_some());
+        // A summary's change leaves its pages held, but no longer answerable.
+        invalidations.apply(&[Value::Array(vec![bulk(&g0.order_summary("o-2"))])]);
+        assert!(cache.page(pending, None, 5, 0).is_none());
+        fill("o-2");
+        assert!(
+            cache.page(pending, None, 5, 0).is_some(),
+            "the same revision again"
+        );
         // Another generation's copy of the order (a rebuild writing) drops it too.
         fill("o:1");
         invalidations.apply(&[Value::Array(vec![bulk(
@@ -241,10 +287,15 @@ mod tests {
         assert!(cache.order("o:1", 0).is_none());
         // The generation pointer (a switch) and a flush drop everything.
         fill("o:1");
+        fill_pages();
         invalidations.apply(&[Value::Array(vec![bulk(&keys.generation_pointer())])]);
         assert!(cache.is_empty());
-        fill("o:1");
+        fill("o-2");
+        assert!(cache.page(pending, None, 5, 0).is_none(), "pages went too");
+        fill_pages();
         invalidations.apply(&[Value::Nil]);
         assert!(cache.is_empty());
+        fill("o-2");
+        assert!(cache.page(pending, None, 5, 0).is_none());
     }
 }

@@ -30,6 +30,44 @@ async fn wait_cache_up(app: &TestApp) {
     }
 }
 
+/// The page at `path` once `done` holds for it (polled for up to 5 s).
+async fn until_page(app: &TestApp, path: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (page, _) = app.page(path).await;
+        if done(&page) {
+            return page;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "GET {path} did not turn: {page:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Script calls Redis has run (`EVAL` and `EVALSHA`): every read of the service is one.
+async fn script_calls(redis: &ThrowawayRedis) -> u64 {
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    info.lines()
+        .filter(|l| l.starts_with("cmdstat_eval:") || l.starts_with("cmdstat_evalsha:"))
+        .filter_map(|l| {
+            l.split("calls=")
+                .nth(1)?
+                .split(',')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum()
+}
+
 async fn status(app: &TestApp, path: &str) -> String {
     let response = app.get(path).await;
     assert_eq!(response.status(), 200, "GET {path}");
@@ -151,11 +189,18 @@ async fn pages_come_from_the_cache_only_at_the_revisions_redis_holds() {
         "a repeated page takes every summary from the cache"
     );
 
-    // A page read right after a change shows it: the revision check needs no push.
+    // A page that demands the change's position shows it at once; a plain read once Redis has
+    // pushed the change (the page itself is held, see the test below).
     app.project(&[model.ship("order-top")]).await;
-    let (after, _) = app.page("/orders?limit=60").await;
+    let demanded = format!(
+        "/orders?limit=60&minGlobalPosition={}",
+        model.last_position()
+    );
+    let (after, _) = app.page(&demanded).await;
     assert_eq!(after[0]["orderId"], "order-top");
     assert_eq!(after[0]["status"], "shipped");
+    let plain = until_page(&app, "/orders?limit=60", |p| p[0]["status"] == "shipped").await;
+    assert_eq!(plain, after);
     let expected = model.newest_first(|_| true);
     let seen: Vec<&str> = after
         .iter()
@@ -178,6 +223,73 @@ async fn pages_come_from_the_cache_only_at_the_revisions_redis_holds() {
             .await
             .unwrap();
         assert_eq!(single["_revision"], revision, "{id}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_page_needs_no_redis_round_trip_until_its_index_or_an_order_on_it_changes() {
+    // Arrange: a Redis of its own, so that its command counts are this service's alone.
+    let redis = ThrowawayRedis::start();
+    let app = spawn_app_with(test_config(&redis.url())).await;
+    wait_cache_up(&app).await;
+    let mut model = Model::new();
+    app.project(&model.mixed("order", 30, 9)).await;
+    let (first, next) = app.page("/orders?limit=10").await;
+    let next = next.expect("a second page");
+    let (second, _) = app.page(&next).await;
+    let (pending, _) = app.page("/orders?status=pending&limit=10").await;
+
+    // Act + Assert: the same pages again, answered from the process.
+    let calls = script_calls(&redis).await;
+    for _ in 0..5 {
+        assert_eq!(
+            app.page("/orders?limit=10").await,
+            (first.clone(), Some(next.clone()))
+        );
+        assert_eq!(app.page(&next).await.0, second);
+        assert_eq!(app.page("/orders?status=pending&limit=10").await.0, pending);
+    }
+    assert_eq!(
+        script_calls(&redis).await,
+        calls,
+        "repeated pages are answered without reading Redis"
+    );
+
+    // A new order changes the all-orders index: its first page shows it, read from Redis.
+    app.project(&[model.place("order-new", "cust-1", "5", 1)])
+        .await;
+    let top = until_page(&app, "/orders?limit=10", |p| p[0]["orderId"] == "order-new").await;
+    assert_eq!(top.len(), 10);
+    assert_eq!(top[1..], first[..9]);
+    assert!(script_calls(&redis).await > calls);
+    // A status move changes an order on the pending page (and the pending index).
+    let moved = pending[3]["orderId"].as_str().unwrap().to_owned();
+    app.project(&[model.ship(&moved)]).await;
+    let now = until_page(&app, "/orders?status=pending&limit=10", |p| {
+        p.iter().all(|o| o["orderId"] != moved.as_str())
+    })
+    .await;
+    let expected = model.newest_first(|o| o.status == "pending");
+    let seen: Vec<&str> = now.iter().map(|o| o["orderId"].as_str().unwrap()).collect();
+    assert_eq!(
+        seen,
+        expected
+            .iter()
+            .take(10)
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+    );
+    // The all-orders page holding it shows the new status, though that index did not change.
+    let shown = until_page(&app, "/orders?limit=10", |p| {
+        p.iter()
+            .any(|o| o["orderId"] == moved.as_str() && o["status"] == "shipped")
+            || !p.iter().any(|o| o["orderId"] == moved.as_str())
+    })
+    .await;
+    for order in &shown {
+        let id = order["orderId"].as_str().unwrap();
+        assert_eq!(order["status"], model.orders[id].status, "{id}");
     }
     app.stop().await;
 }

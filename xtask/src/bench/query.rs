@@ -121,7 +121,7 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
         let direct_page = drive(clients, warmup, duration, 1, move |_, _| {
             let store = store.clone();
             async move {
-                let page = store.page(ListIndex::All, None, PAGE).await?;
+                let page = store.page(ListIndex::All, None, PAGE, 0).await?;
                 let rendered: usize = page
                     .value
                     .entries
