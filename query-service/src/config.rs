@@ -26,9 +26,9 @@ pub const DEFAULT_CHECKPOINT_RESYNC: Duration = Duration::from_millis(1000);
 /// Default `QUERY_CACHE_ENTRIES`: order summaries held in the process (about 0.5 KiB each).
 pub const DEFAULT_CACHE_ENTRIES: usize = 100_000;
 
-/// Default `QUERY_PAGE_CACHE_PAGES`: list pages whose order ids and revisions are held (about
-/// 60 bytes per order on a page; the summaries are the summary cache's).
-pub const DEFAULT_PAGE_CACHE_PAGES: usize = 10_000;
+/// Default `QUERY_PAGE_CACHE_MB`: mebibytes of list pages held as answered (a page of 50 orders
+/// is about 25 KiB).
+pub const DEFAULT_PAGE_CACHE_MB: usize = 32;
 
 /// Every environment variable the service reads: name, default, meaning (printed by `--help`,
 /// mirrored in the README's Configuration table).
@@ -68,9 +68,9 @@ pub const ENV_VARS: &[(&str, &str, &str)] = &[
         "order summaries held in the process, kept current by Redis invalidations (0: no cache)",
     ),
     (
-        "QUERY_PAGE_CACHE_PAGES",
-        "10000",
-        "list pages answered from the summary cache while their index is unchanged (0: none)",
+        "QUERY_PAGE_CACHE_MB",
+        "32",
+        "MiB of list pages held as answered while their index and orders are unchanged (0: none)",
     ),
     (
         "SHUTDOWN_GRACE_SECONDS",
@@ -141,8 +141,8 @@ pub struct Config {
     pub wait: WaitSettings,
     /// Most order summaries held in the process (0: none, every read goes to Redis).
     pub cache_entries: usize,
-    /// Most list pages held (0: none); only with the summary cache.
-    pub page_cache_pages: usize,
+    /// Most MiB of list pages held (0: none); only with the summary cache.
+    pub page_cache_mb: usize,
     /// Graceful shutdown timing.
     pub shutdown: ShutdownSettings,
 }
@@ -159,7 +159,7 @@ impl Config {
             redis_timeout: DEFAULT_REDIS_TIMEOUT,
             wait: WaitSettings::default(),
             cache_entries: DEFAULT_CACHE_ENTRIES,
-            page_cache_pages: DEFAULT_PAGE_CACHE_PAGES,
+            page_cache_mb: DEFAULT_PAGE_CACHE_MB,
             shutdown: ShutdownSettings::default(),
         }
     }
@@ -208,7 +208,7 @@ impl Config {
             redis_timeout,
             wait,
             cache_entries: vars.or("QUERY_CACHE_ENTRIES", DEFAULT_CACHE_ENTRIES)?,
-            page_cache_pages: vars.or("QUERY_PAGE_CACHE_PAGES", DEFAULT_PAGE_CACHE_PAGES)?,
+            page_cache_mb: vars.or("QUERY_PAGE_CACHE_MB", DEFAULT_PAGE_CACHE_MB)?,
             shutdown: ShutdownSettings::from_vars(vars)?,
         })
     }
@@ -246,10 +246,10 @@ mod tests {
             ("REDIS_URL", "redis://cache:6380"),
             ("READ_MODEL_NAMESPACE", "shop"),
             ("READ_YOUR_WRITES_MAX_WAIT_MS", "500"),
-            ("QUERY_PAGE_CACHE_PAGES", "0"),
+            ("QUERY_PAGE_CACHE_MB", "0"),
         ]);
         let config = Config::from_vars(&vars).unwrap();
-        assert_eq!(config.page_cache_pages, 0);
+        assert_eq!(config.page_cache_mb, 0);
         assert_eq!(config.port, 9000);
         assert_eq!(config.redis_url, "redis://cache:6380");
         assert_eq!(config.namespace, "shop");

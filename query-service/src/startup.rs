@@ -62,7 +62,7 @@ impl Application {
         if config.cache_entries > 0 {
             let counters = Some(query_metrics.cache.clone());
             let cache = SummaryCache::new(config.cache_entries, counters)
-                .with_pages(config.page_cache_pages);
+                .with_pages(config.page_cache_mb.saturating_mul(1 << 20));
             store = store.with_cache(Arc::new(cache));
         }
         let state = AppState {

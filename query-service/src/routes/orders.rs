@@ -1,5 +1,7 @@
 //! `GET /orders/{orderId}`, `GET /orders`, `GET /orders/customer/{customerId}`.
 
+use std::sync::Arc;
+
 use actix_web::http::header::{CACHE_CONTROL, ContentType, ETAG, LINK};
 use actix_web::{HttpRequest, HttpResponse, web};
 use shared_domain::service::{ApiError, ErrorBody};
@@ -11,7 +13,7 @@ use crate::errors::{freshness_error, order_not_found};
 use crate::metrics::Endpoint;
 use crate::openapi::{OrderSummaryDoc, ReadParams};
 use crate::params::{ListParams, parse_freshness, parse_list, reject_status_filter};
-use crate::store::{ListIndex, Page, Read};
+use crate::store::{ListIndex, Read, RenderedPage};
 
 /// One order's summary, as the walkthrough's `GET /orders/:orderId`.
 #[utoipa::path(get, path = "/orders/{orderId}", tag = "orders",
@@ -139,38 +141,17 @@ async fn list(
         })
         .await
         .map_err(freshness_error)?;
-    page_response(req, &read)
+    Ok(page_response(req, &read))
 }
 
-fn page_response(req: &HttpRequest, read: &Read<Page>) -> Result<HttpResponse, ApiError> {
+fn page_response(req: &HttpRequest, read: &Read<Arc<RenderedPage>>) -> HttpResponse {
     let page = &read.value;
-    let summaries: Vec<&[u8]> = page
-        .entries
-        .iter()
-        .filter_map(|entry| entry.summary.as_ref().map(|s| &s.json[..]))
-        .collect();
-    if summaries.len() != page.entries.len() {
-        tracing::warn!(
-            missing = page.entries.len() - summaries.len(),
-            generation = %read.generation,
-            "index names orders without a summary; skipped"
-        );
-    }
-    // The summaries are rendered JSON objects already: the array is their concatenation.
-    let size = summaries.iter().map(|s| s.len() + 1).sum::<usize>() + 2;
-    let mut body = Vec::with_capacity(size);
-    body.push(b'[');
-    for (i, summary) in summaries.iter().enumerate() {
-        if i > 0 {
-            body.push(b',');
-        }
-        body.extend_from_slice(summary);
-    }
-    body.push(b']');
     let mut response = HttpResponse::Ok();
     response.insert_header(position_header(read.checkpoint));
-    if let Some(next) = page.next_cursor() {
-        response.insert_header((LINK, next_link(req, &next)));
+    if let Some(next) = &page.next {
+        response.insert_header((LINK, next_link(req, next)));
     }
-    Ok(response.content_type(ContentType::json()).body(body))
+    response
+        .content_type(ContentType::json())
+        .body(page.body.clone())
 }

@@ -30,15 +30,15 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
 use prometheus::IntCounter;
 use shared_domain::read_model::OrderSummary;
 
-use super::page_cache::{PageCache, PageTicket, Shown};
-use super::{Page, PageEntry, Read, StoreError};
-use crate::cursor::Cursor;
+use super::page::RenderedPage;
+use super::page_cache::{PageAt, PageCache, PageTicket, Shown};
+use super::{Page, Read, StoreError};
 
 /// Shards of the map (independent locks and invalidation counts).
 const SHARDS: usize = 32;
@@ -81,7 +81,19 @@ struct Shard {
 /// Taken before a Redis read: the invalidation counts at that moment. A store with it succeeds
 /// only if the order's shard saw no invalidation since.
 #[derive(Debug, Clone)]
-pub struct Ticket([u64; SHARDS]);
+pub struct Ticket {
+    shards: [u64; SHARDS],
+    /// [`SummaryCache::changes`] at that moment.
+    all: u64,
+}
+
+/// Taken before a page read: the counts a store of its page and summaries checks.
+#[derive(Debug, Clone)]
+pub struct PageReadTicket {
+    index: PageTicket,
+    /// For the summaries the read finds, and the page's stamp.
+    pub summaries: Ticket,
+}
 
 /// Hit and miss counters (`query_cache_reads_total{result}`).
 #[derive(Debug, Clone)]
@@ -98,6 +110,9 @@ pub struct SummaryCache {
     /// Whether invalidations are being received (otherwise nothing is read or stored).
     live: AtomicBool,
     counters: Option<CacheCounters>,
+    /// Bumped (under a shard's lock) by every invalidation and clear: a page whose stamp is this
+    /// count is unchanged (see [`page`](Self::page)).
+    changes: AtomicU64,
     pages: PageCache,
 }
 
@@ -125,13 +140,14 @@ impl SummaryCache {
             per_shard: capacity.div_ceil(SHARDS).max(1),
             live: AtomicBool::new(false),
             counters,
+            changes: AtomicU64::new(0),
             pages: PageCache::new(0),
         }
     }
 
-    /// The same cache, also keeping what up to `pages` list pages showed.
-    pub fn with_pages(mut self, pages: usize) -> Self {
-        self.pages = PageCache::new(pages);
+    /// The same cache, also keeping list pages, up to about `bytes` of them.
+    pub fn with_pages(mut self, bytes: usize) -> Self {
+        self.pages = PageCache::new(bytes);
         self
     }
 
@@ -163,11 +179,57 @@ impl SummaryCache {
     }
 
     /// The summary of `order_id` if the entry holds exactly `revision` of `generation`.
+    #[cfg(test)]
     pub fn summary(&self, order_id: &str, generation: &str, revision: u64) -> Option<Summary> {
-        self.lookup(order_id, |e| {
-            (e.generation == generation && e.summary.revision == revision)
-                .then(|| e.summary.clone())
-        })
+        self.summaries(generation, [(order_id, revision)].into_iter())
+            .and_then(|mut found| found.pop())
+    }
+
+    /// The summaries of `wanted` (order id, revision), in order, if every entry holds exactly
+    /// that revision of `generation`; `None` at the first that does not. Counted as one hit per
+    /// summary found and one miss for the one lacking (one update of each counter: list pages
+    /// take dozens).
+    pub fn summaries<'a>(
+        &self,
+        generation: &str,
+        wanted: impl ExactSizeIterator<Item = (&'a str, u64)>,
+    ) -> Option<Vec<Summary>> {
+        let mut found = Vec::with_capacity(wanted.len());
+        self.held(generation, wanted, |summary| found.push(summary.clone()))
+            .then_some(found)
+    }
+
+    /// Whether every entry of `wanted` (order id, revision) holds exactly that revision of
+    /// `generation`, handing each to `take` until the first that does not. Counted as
+    /// [`summaries`](Self::summaries) says.
+    fn held<'a>(
+        &self,
+        generation: &str,
+        wanted: impl Iterator<Item = (&'a str, u64)>,
+        mut take: impl FnMut(&Summary),
+    ) -> bool {
+        if !self.is_live() {
+            return false;
+        }
+        let (mut hits, mut missed) = (0, false);
+        for (order_id, revision) in wanted {
+            let entries = self.lock(order_id);
+            let entry = entries
+                .get(order_id)
+                .filter(|e| e.generation == generation && e.summary.revision == revision);
+            match entry {
+                Some(entry) => {
+                    take(&entry.summary);
+                    hits += 1;
+                }
+                None => {
+                    missed = true;
+                    break;
+                }
+            }
+        }
+        self.count(hits, usize::from(missed));
+        !missed
     }
 
     /// What `take` makes of `order_id`'s entry, counted as a hit or a miss (nothing, and not
@@ -177,20 +239,30 @@ impl SummaryCache {
             return None;
         }
         let hit = self.lock(order_id).get(order_id).and_then(take);
+        self.count(usize::from(hit.is_some()), usize::from(hit.is_none()));
+        hit
+    }
+
+    fn count(&self, hits: usize, misses: usize) {
         if let Some(counters) = &self.counters {
-            match hit {
-                Some(_) => counters.hits.inc(),
-                None => counters.misses.inc(),
+            if hits > 0 {
+                counters.hits.inc_by(hits as u64);
+            }
+            if misses > 0 {
+                counters.misses.inc_by(misses as u64);
             }
         }
-        hit
     }
 
     /// The invalidation counts now; take it before the Redis read whose answer you will store.
     pub fn ticket(&self) -> Ticket {
-        Ticket(std::array::from_fn(|i| {
-            self.shards[i].invalidations.load(Ordering::Acquire)
-        }))
+        // `all` first: a change counted in a shard but not yet in `all` would otherwise let a
+        // page stamped with this ticket miss it.
+        let all = self.changes.load(Ordering::Acquire);
+        Ticket {
+            shards: std::array::from_fn(|i| self.shards[i].invalidations.load(Ordering::Acquire)),
+            all,
+        }
     }
 
     /// Stores what a read that began at `ticket` found for `order_id`, unless the order's shard
@@ -209,7 +281,7 @@ impl SummaryCache {
         let index = self.shard_of(order_id);
         let shard = &self.shards[index];
         let mut entries = lock(&shard.entries);
-        if shard.invalidations.load(Ordering::Acquire) != ticket.0[index] {
+        if shard.invalidations.load(Ordering::Acquire) != ticket.shards[index] {
             return;
         }
         if entries.len() >= self.per_shard && !entries.contains_key(order_id) {
@@ -234,6 +306,7 @@ impl SummaryCache {
         let shard = &self.shards[self.shard_of(order_id)];
         let mut entries = lock(&shard.entries);
         shard.invalidations.fetch_add(1, Ordering::AcqRel);
+        self.changes.fetch_add(1, Ordering::AcqRel);
         entries.remove(order_id);
     }
 
@@ -243,68 +316,66 @@ impl SummaryCache {
         for shard in &*self.shards {
             let mut entries = lock(&shard.entries);
             shard.invalidations.fetch_add(1, Ordering::AcqRel);
+            self.changes.fetch_add(1, Ordering::AcqRel);
             entries.clear();
         }
     }
 
-    /// The page of `index` (its key without the generation) after `after`, `limit` long, if a
-    /// read whose checkpoint reached `min_checkpoint` showed it and every summary on it is held
-    /// at the revision that read found.
-    pub fn page(
-        &self,
-        index: &str,
-        after: Option<&Cursor>,
-        limit: usize,
-        min_checkpoint: u64,
-    ) -> Option<Read<Page>> {
+    /// The page `at` as a read whose checkpoint reached `min_checkpoint` answered it, if it is
+    /// held and unchanged:
+    /// no summary change has been pushed since the page was stamped, or (checked, then stamped
+    /// again) every order on it is held at the generation and revision that read found.
+    pub fn page(&self, at: &PageAt<'_>, min_checkpoint: u64) -> Option<Read<Arc<RenderedPage>>> {
         if !self.is_live() {
             return None;
         }
         let shown = self
             .pages
-            .get(index, after, limit)
+            .get(at)
             .filter(|s| s.checkpoint >= min_checkpoint)?;
-        let mut entries = Vec::with_capacity(shown.orders.len());
-        for (position, revision) in &shown.orders {
-            let summary = self.summary(&position.order_id, &shown.generation, *revision)?;
-            entries.push(PageEntry {
-                position: position.clone(),
-                summary: Some(summary),
-            });
+        // Read before the check: a change counted after it shows in the next comparison.
+        let changes = self.changes.load(Ordering::Acquire);
+        if shown.stamp.load(Ordering::Acquire) == changes {
+            self.count(shown.orders.len(), 0);
+        } else {
+            let wanted = shown.orders.iter().map(|(id, rev)| (id.as_str(), *rev));
+            if !self.held(&shown.generation, wanted, |_| {}) {
+                return None;
+            }
+            shown.stamp.store(changes, Ordering::Release);
         }
         Some(Read {
             generation: shown.generation.clone(),
             checkpoint: shown.checkpoint,
-            value: Page {
-                entries,
-                has_more: shown.has_more,
-            },
+            value: shown.page.clone(),
         })
     }
 
-    /// The count of index changes now; take it before the page read you will store.
-    pub fn page_ticket(&self) -> PageTicket {
-        self.pages.ticket()
+    /// The counts now; take it before the page read whose answer you will store.
+    pub fn page_ticket(&self) -> PageReadTicket {
+        PageReadTicket {
+            index: self.pages.ticket(),
+            summaries: self.ticket(),
+        }
     }
 
-    /// Keeps what `read` (a page of `index` after `after`, `limit` long, begun at `ticket`)
-    /// showed, unless an index changed since or the page names an order without a summary.
+    /// Keeps `rendered`, what `read` of the page `at` answered, unless an index changed since
+    /// `ticket` was taken or the page names an order without a summary.
     pub fn store_page(
         &self,
-        ticket: PageTicket,
-        index: &str,
-        after: Option<&Cursor>,
-        limit: usize,
+        ticket: &PageReadTicket,
+        at: &PageAt<'_>,
         read: &Read<Page>,
+        rendered: &Arc<RenderedPage>,
     ) {
         if !self.is_live() || !self.pages.is_enabled() {
             return;
         }
-        let orders: Option<Vec<(Cursor, u64)>> = read
+        let orders: Option<Vec<(String, u64)>> = read
             .value
             .entries
             .iter()
-            .map(|e| Some((e.position.clone(), e.summary.as_ref()?.revision)))
+            .map(|e| Some((e.position.order_id.clone(), e.summary.as_ref()?.revision)))
             .collect();
         let Some(orders) = orders else {
             return;
@@ -313,9 +384,10 @@ impl SummaryCache {
             generation: read.generation.clone(),
             checkpoint: read.checkpoint,
             orders,
-            has_more: read.value.has_more,
+            page: rendered.clone(),
+            stamp: AtomicU64::new(ticket.summaries.all),
         };
-        self.pages.store(ticket, index, after, limit, shown);
+        self.pages.store(ticket.index, at, shown);
     }
 
     /// The index `index` (its key without the generation) changed in Redis: drops its pages.
@@ -352,6 +424,8 @@ fn lock(entries: &Mutex<HashMap<String, Entry>>) -> MutexGuard<'_, HashMap<Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cursor::Cursor;
+    use crate::store::PageEntry;
 
     fn summary(revision: u64) -> Summary {
         Summary {
@@ -462,43 +536,99 @@ mod tests {
         }
     }
 
+    const ALL: &str = ":index:orders";
+
+    fn at(index: &str, limit: usize) -> PageAt<'_> {
+        PageAt {
+            index,
+            after: None,
+            limit,
+        }
+    }
+
+    /// Stores `read` as the page `at` with a ticket taken now; the rendered page.
+    fn keep(cache: &SummaryCache, at: &PageAt<'_>, read: &Read<Page>) -> Arc<RenderedPage> {
+        let rendered = Arc::new(read.value.render(&read.generation));
+        cache.store_page(&cache.page_ticket(), at, read, &rendered);
+        rendered
+    }
+
     #[test]
-    fn a_held_page_answers_only_while_every_summary_is_held_at_its_revision() {
-        let cache = live(100).with_pages(10);
+    fn a_held_page_answers_while_no_order_on_it_changed() {
+        let cache = live(100).with_pages(1 << 20);
         cache.set_live(true);
         let read = page_read("g0", 10, &[("o-1", 2), ("o-2", 5)]);
-        cache.store(&cache.ticket(), "o-1", "g0", 10, summary(2));
-        cache.store(&cache.ticket(), "o-2", "g0", 10, summary(5));
-        cache.store_page(cache.page_ticket(), ":index:orders", None, 2, &read);
-        assert_eq!(cache.page(":index:orders", None, 2, 0), Some(read.clone()));
-        assert_eq!(cache.page(":index:orders", None, 2, 10), Some(read.clone()));
-        assert_eq!(
-            cache.page(":index:orders", None, 2, 11),
-            None,
+        let rendered = keep(&cache, &at(ALL, 2), &read);
+        let hit = cache.page(&at(ALL, 2), 0).expect("held");
+        assert_eq!((hit.generation.as_str(), hit.checkpoint), ("g0", 10));
+        assert_eq!(hit.value, rendered);
+        assert!(cache.page(&at(ALL, 2), 10).is_some());
+        assert!(
+            cache.page(&at(ALL, 2), 11).is_none(),
             "a page older than the demanded position must go to Redis"
         );
+        // Another order changed: the page must be checked, and holds without its summaries.
+        cache.invalidate("o-9");
+        assert!(cache.page(&at(ALL, 2), 0).is_none());
+        cache.store(&cache.ticket(), "o-1", "g0", 10, summary(2));
+        cache.store(&cache.ticket(), "o-2", "g0", 10, summary(5));
+        assert!(
+            cache.page(&at(ALL, 2), 0).is_some(),
+            "checked and stamped again"
+        );
+        cache.invalidate("o-9");
+        assert!(cache.page(&at(ALL, 2), 0).is_some(), "checked again");
         // o-2 changed: held again at a later revision, the page no longer answers.
         cache.invalidate("o-2");
-        assert_eq!(cache.page(":index:orders", None, 2, 0), None);
+        assert!(cache.page(&at(ALL, 2), 0).is_none());
         cache.store(&cache.ticket(), "o-2", "g0", 12, summary(6));
-        assert_eq!(cache.page(":index:orders", None, 2, 0), None);
-        // Nor does a page of another generation, or one naming an order without a summary.
+        assert!(cache.page(&at(ALL, 2), 0).is_none());
+    }
+
+    #[test]
+    fn a_page_read_begun_before_a_change_is_checked_before_it_answers() {
+        let cache = live(100).with_pages(1 << 20);
+        let read = page_read("g0", 10, &[("o-1", 2)]);
+        let ticket = cache.page_ticket();
+        // o-1 changes while the read is on its way back: the page is kept, but not trusted.
+        cache.invalidate("o-1");
+        let rendered = Arc::new(read.value.render("g0"));
+        cache.store_page(&ticket, &at(ALL, 1), &read, &rendered);
+        assert!(cache.page(&at(ALL, 1), 0).is_none());
+        // An index change meanwhile: not even kept.
+        let ticket = cache.page_ticket();
+        cache.invalidate_index(":index:status:pending");
+        cache.store_page(&ticket, &at(ALL, 2), &read, &rendered);
+        assert_eq!(cache.pages.len(), 1, "only the first page is held");
+    }
+
+    #[test]
+    fn pages_of_other_generations_gaps_or_an_off_cache_are_not_answered() {
+        let cache = live(100).with_pages(1 << 20);
+        cache.store(&cache.ticket(), "o-1", "g0", 10, summary(2));
         let other = page_read("g1", 10, &[("o-1", 2)]);
-        cache.store_page(cache.page_ticket(), ":index:orders", None, 1, &other);
-        assert_eq!(cache.page(":index:orders", None, 1, 0), None);
+        keep(&cache, &at(ALL, 1), &other);
+        cache.invalidate("o-9");
+        assert!(
+            cache.page(&at(ALL, 1), 0).is_none(),
+            "o-1 is held for g0 only"
+        );
         let mut gap = page_read("g0", 10, &[("o-1", 2)]);
         gap.value.entries[0].summary = None;
-        cache.store_page(cache.page_ticket(), ":index:orders", None, 3, &gap);
-        assert_eq!(cache.pages.len(), 2, "a page with a gap is not kept");
+        keep(&cache, &at(ALL, 3), &gap);
+        assert_eq!(cache.pages.len(), 1, "a page with a gap is not kept");
         // Off: nothing answers, and the pages are gone when it is on again.
-        let one = page_read("g0", 10, &[("o-1", 2)]);
-        cache.store_page(cache.page_ticket(), ":index:status:pending", None, 1, &one);
-        assert!(cache.page(":index:status:pending", None, 1, 0).is_some());
+        keep(
+            &cache,
+            &at(":index:status:pending", 1),
+            &page_read("g0", 10, &[("o-1", 2)]),
+        );
+        assert!(cache.page(&at(":index:status:pending", 1), 0).is_some());
         cache.set_live(false);
-        assert_eq!(cache.page(":index:status:pending", None, 1, 0), None);
+        assert!(cache.page(&at(":index:status:pending", 1), 0).is_none());
         cache.set_live(true);
         cache.store(&cache.ticket(), "o-1", "g0", 10, summary(2));
-        assert_eq!(cache.page(":index:status:pending", None, 1, 0), None);
+        assert!(cache.page(&at(":index:status:pending", 1), 0).is_none());
         assert_eq!(cache.pages.len(), 0);
     }
 

@@ -25,10 +25,11 @@ use shared_domain::read_model::{
 use shared_domain::service::Shutdown;
 
 use crate::cursor::Cursor;
+pub use cache::PageReadTicket;
 pub use cache::{Summary, SummaryCache};
-pub use page::{Page, PageEntry};
+pub use page::{Page, PageEntry, RenderedPage};
 use page::{page_from_cache, page_from_reply};
-pub use page_cache::PageTicket;
+use page_cache::PageAt;
 use templates::{KeyTemplate, Templates};
 pub use tracking::client_name as tracking_client_name;
 
@@ -64,6 +65,17 @@ pub struct Read<T> {
     pub checkpoint: u64,
     /// The data.
     pub value: T,
+}
+
+impl<T> Read<T> {
+    /// The same read with `f` made of its data.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Read<U> {
+        Read {
+            generation: self.generation,
+            checkpoint: self.checkpoint,
+            value: f(self.value),
+        }
+    }
 }
 
 /// Which index a list reads.
@@ -232,7 +244,7 @@ impl ReadModelStore {
         cursor: Option<&Cursor>,
         limit: usize,
         min_checkpoint: u64,
-    ) -> Result<Read<Page>, StoreError> {
+    ) -> Result<Read<Arc<RenderedPage>>, StoreError> {
         let customer_template;
         let index_template = match index {
             ListIndex::All => &self.templates.all_orders,
@@ -242,9 +254,14 @@ impl ReadModelStore {
                 &customer_template
             }
         };
-        let index_name = index_template.rest();
-        if let Some(cache) = self.cache.as_deref().filter(|c| c.is_live()) {
-            if let Some(hit) = cache.page(index_name, cursor, limit, min_checkpoint) {
+        let at = PageAt {
+            index: index_template.rest(),
+            after: cursor,
+            limit,
+        };
+        let cache = self.cache.as_deref();
+        if let Some(cache) = cache.filter(|c| c.is_live()) {
+            if let Some(hit) = cache.page(&at, min_checkpoint) {
                 return Ok(hit);
             }
             let ticket = cache.page_ticket();
@@ -265,12 +282,12 @@ impl ReadModelStore {
                     checkpoint,
                     value: page,
                 };
-                cache.store_page(ticket, index_name, cursor, limit, &read);
-                return Ok(read);
+                let rendered = Arc::new(read.value.render(&read.generation));
+                cache.store_page(&ticket, &at, &read, &rendered);
+                return Ok(read.map(|_| rendered));
             }
         }
-        let ticket = self.cache.as_ref().map(|c| c.ticket());
-        let page_ticket = self.cache.as_ref().map(|c| c.page_ticket());
+        let ticket = cache.map(SummaryCache::page_ticket);
         let call = self.page_call(
             &scripts::PAGE,
             index_template,
@@ -288,17 +305,23 @@ impl ReadModelStore {
             checkpoint,
             value: page_from_reply(&found, summaries, limit)?,
         };
-        if let (Some(cache), Some(ticket), Some(page_ticket)) = (&self.cache, &ticket, page_ticket)
-        {
+        let rendered = Arc::new(read.value.render(&read.generation));
+        if let (Some(cache), Some(ticket)) = (cache, ticket) {
             for entry in &read.value.entries {
                 if let Some(summary) = &entry.summary {
                     let id = &entry.position.order_id;
-                    cache.store(ticket, id, &read.generation, checkpoint, summary.clone());
+                    cache.store(
+                        &ticket.summaries,
+                        id,
+                        &read.generation,
+                        checkpoint,
+                        summary.clone(),
+                    );
                 }
             }
-            cache.store_page(page_ticket, index_name, cursor, limit, &read);
+            cache.store_page(&ticket, &at, &read, &rendered);
         }
-        Ok(read)
+        Ok(read.map(|_| rendered))
     }
 
     /// The invocation of a page script ([`scripts::PAGE`] or [`scripts::PAGE_REVISIONS`]) over

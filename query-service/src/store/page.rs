@@ -2,6 +2,8 @@
 
 use std::collections::HashMap;
 
+use bytes::Bytes;
+
 use shared_domain::read_model::{OrderSummary, summary_fields};
 
 use super::cache::{Summary, SummaryCache};
@@ -35,6 +37,50 @@ impl Page {
             .then(|| self.entries.last().map(|e| e.position.clone()))
             .flatten()
     }
+
+    /// The page as answered: the JSON array of its summaries (an order without one is left out,
+    /// with a warning) and the next page's cursor.
+    pub fn render(&self, generation: &str) -> RenderedPage {
+        let summaries: Vec<&[u8]> = self
+            .entries
+            .iter()
+            .filter_map(|entry| entry.summary.as_ref().map(|s| &s.json[..]))
+            .collect();
+        if summaries.len() != self.entries.len() {
+            tracing::warn!(
+                missing = self.entries.len() - summaries.len(),
+                %generation,
+                "index names orders without a summary; skipped"
+            );
+        }
+        // The summaries are rendered JSON objects already: the array is their concatenation.
+        let size = summaries.iter().map(|s| s.len() + 1).sum::<usize>() + 2;
+        let mut body = Vec::with_capacity(size);
+        body.push(b'[');
+        for (i, summary) in summaries.iter().enumerate() {
+            if i > 0 {
+                body.push(b',');
+            }
+            body.extend_from_slice(summary);
+        }
+        body.push(b']');
+        RenderedPage {
+            body: body.into(),
+            count: summaries.len(),
+            next: self.next_cursor(),
+        }
+    }
+}
+
+/// A list page as the API answers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedPage {
+    /// The JSON array of the page's order summaries, newest first.
+    pub body: Bytes,
+    /// How many orders it holds.
+    pub count: usize,
+    /// The cursor of the page after it, if there is one (the `Link` header).
+    pub next: Option<Cursor>,
 }
 
 /// Builds the page from the script's index entries (`[id, score, …]`, up to `limit + 1`) and
@@ -89,8 +135,8 @@ pub(super) fn page_from_cache(
     }
     let ids = found.len() / 2;
     let count = ids.min(limit);
-    let mut entries = Vec::with_capacity(count);
     let mut revisions = revisions.split(',').filter(|_| count > 0);
+    let mut wanted = Vec::with_capacity(count);
     for pair in found.chunks_exact(2).take(count) {
         let revision = revisions
             .next()
@@ -99,9 +145,18 @@ pub(super) fn page_from_cache(
         let Ok(revision) = revision.parse::<u64>() else {
             return Ok(None);
         };
-        let Some(summary) = cache.summary(&pair[0], generation, revision) else {
-            return Ok(None);
-        };
+        wanted.push((pair[0].as_str(), revision));
+    }
+    if revisions.next().is_some() {
+        return Err(StoreError::Corrupt(
+            "revision count differs from index".to_owned(),
+        ));
+    }
+    let Some(summaries) = cache.summaries(generation, wanted.into_iter()) else {
+        return Ok(None);
+    };
+    let mut entries = Vec::with_capacity(count);
+    for (pair, summary) in found.chunks_exact(2).zip(summaries) {
         entries.push(PageEntry {
             position: Cursor {
                 score: parse_position(&pair[1])?,
@@ -109,11 +164,6 @@ pub(super) fn page_from_cache(
             },
             summary: Some(summary),
         });
-    }
-    if revisions.next().is_some() {
-        return Err(StoreError::Corrupt(
-            "revision count differs from index".to_owned(),
-        ));
     }
     Ok(Some(Page {
         entries,
@@ -235,5 +285,40 @@ mod tests {
         );
         let last = page_from_reply(&found[..4], vec![None, None], 2).unwrap();
         assert_eq!(last.next_cursor(), None);
+    }
+
+    #[test]
+    fn a_page_renders_as_the_array_of_its_summaries() {
+        let entry = |id: &str, json: Option<&str>| PageEntry {
+            position: Cursor {
+                score: 1,
+                order_id: id.to_owned(),
+            },
+            summary: json.map(|j| Summary {
+                revision: 1,
+                json: Bytes::copy_from_slice(j.as_bytes()),
+            }),
+        };
+        let page = Page {
+            entries: vec![
+                entry("o-3", Some(r#"{"a":1}"#)),
+                entry("o-2", None),
+                entry("o-1", Some(r#"{"b":"x"}"#)),
+            ],
+            has_more: true,
+        };
+        let rendered = page.render("g0");
+        assert_eq!(rendered.body, Bytes::from(r#"[{"a":1},{"b":"x"}]"#));
+        assert_eq!(rendered.count, 2);
+        assert_eq!(rendered.next.unwrap().order_id, "o-1");
+        let empty = Page {
+            entries: vec![],
+            has_more: false,
+        }
+        .render("g0");
+        assert_eq!(
+            (empty.body, empty.count, empty.next),
+            (Bytes::from("[]"), 0, None)
+        );
     }
 }

@@ -206,9 +206,18 @@ mod tests {
     use super::*;
     use crate::cursor::Cursor;
     use crate::store::cache::Summary;
+    use crate::store::page_cache::PageAt;
     use crate::store::templates::Templates;
     use crate::store::{Page, PageEntry, Read};
     use shared_domain::orders::OrderStatus;
+
+    fn at(index: &str) -> PageAt<'_> {
+        PageAt {
+            index,
+            after: None,
+            limit: 5,
+        }
+    }
 
     fn bulk(text: &str) -> Value {
         Value::BulkString(text.as_bytes().to_vec())
@@ -217,7 +226,7 @@ mod tests {
     #[test]
     fn pushes_drop_the_named_orders_or_everything() {
         let keys = ReadModelKeys::new("shop");
-        let cache = Arc::new(SummaryCache::new(100, None).with_pages(10));
+        let cache = Arc::new(SummaryCache::new(100, None).with_pages(1 << 20));
         cache.set_live(true);
         let templates = Arc::new(Templates::new(&keys));
         let fill = |id: &str| {
@@ -249,14 +258,15 @@ mod tests {
                     has_more: false,
                 },
             };
+            let rendered = std::sync::Arc::new(read.value.render("g0"));
             for index in [all, pending] {
-                cache.store_page(cache.page_ticket(), index, None, 5, &read);
+                cache.store_page(&cache.page_ticket(), &at(index), &read, &rendered);
             }
         };
         fill("o:1");
         fill("o-2");
         fill_pages();
-        assert!(cache.page(all, None, 5, 0).is_some());
+        assert!(cache.page(&at(all), 0).is_some());
         let g0 = keys.generation("g0");
         invalidations.apply(&[Value::Array(vec![
             bulk(&g0.order_summary("o:1")),
@@ -265,18 +275,18 @@ mod tests {
         ])]);
         assert!(cache.order("o:1", 0).is_none());
         assert!(cache.order("o-2", 0).is_some(), "other keys drop nothing");
-        assert!(cache.page(all, None, 5, 0).is_some(), "nor pages");
+        assert!(cache.page(&at(all), 0).is_some(), "nor pages");
         // An index's change drops its pages, not the orders on them or other indexes' pages.
         invalidations.apply(&[Value::Array(vec![bulk(&g0.all_orders())])]);
-        assert!(cache.page(all, None, 5, 0).is_none());
-        assert!(cache.page(pending, None, 5, 0).is_some());
+        assert!(cache.page(&at(all), 0).is_none());
+        assert!(cache.page(&at(pending), 0).is_some());
         assert!(cache.order("o-2", 0).is_some());
         // A summary's change leaves its pages held, but no longer answerable.
         invalidations.apply(&[Value::Array(vec![bulk(&g0.order_summary("o-2"))])]);
-        assert!(cache.page(pending, None, 5, 0).is_none());
+        assert!(cache.page(&at(pending), 0).is_none());
         fill("o-2");
         assert!(
-            cache.page(pending, None, 5, 0).is_some(),
+            cache.page(&at(pending), 0).is_some(),
             "the same revision again"
         );
         // Another generation's copy of the order (a rebuild writing) drops it too.
@@ -291,11 +301,11 @@ mod tests {
         invalidations.apply(&[Value::Array(vec![bulk(&keys.generation_pointer())])]);
         assert!(cache.is_empty());
         fill("o-2");
-        assert!(cache.page(pending, None, 5, 0).is_none(), "pages went too");
+        assert!(cache.page(&at(pending), 0).is_none(), "pages went too");
         fill_pages();
         invalidations.apply(&[Value::Nil]);
         assert!(cache.is_empty());
         fill("o-2");
-        assert!(cache.page(pending, None, 5, 0).is_none());
+        assert!(cache.page(&at(pending), 0).is_none());
     }
 }

@@ -122,14 +122,7 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
             let store = store.clone();
             async move {
                 let page = store.page(ListIndex::All, None, PAGE, 0).await?;
-                let rendered: usize = page
-                    .value
-                    .entries
-                    .iter()
-                    .filter_map(|e| e.summary.as_ref())
-                    .map(|s| s.json.len())
-                    .sum();
-                if rendered == 0 {
+                if page.value.count == 0 {
                     return Err("an empty page".into());
                 }
                 Ok(())
