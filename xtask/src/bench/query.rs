@@ -15,10 +15,13 @@
 //! * **GET /orders/{id}**: the query service started in-process, a random order each time;
 //! * **GET /orders?limit=50**: a page of 50, at a random place in the list (its cursor is
 //!   taken from a first walk), and the first page of one status;
-//! * the single read and the random page again from a second instance with its summary cache
-//!   off (`QUERY_CACHE_ENTRIES=0`): every read a Redis round trip. The orders fit in the
-//!   default cache, so the first instance answers from memory once warm (the warm-up and the
-//!   first walk fill it).
+//! * the random page again from a second instance with its page cache off
+//!   (`QUERY_PAGE_CACHE_MB=0`): one Redis round trip for the index walk and revisions, the
+//!   summaries from the summary cache;
+//! * the single read and the random page again from a third instance with its summary cache
+//!   off (`QUERY_CACHE_ENTRIES=0`, and so no page cache): every read a Redis round trip. The
+//!   orders (and their 400 pages) fit in the default caches, so the first instance answers from
+//!   memory once warm (the warm-up and the first walk fill them).
 //!
 //! Everything runs on one machine: client, service and Redis share its cores, so the service
 //! rows also pay for the HTTP client's work; the ratio column is against raw GET.
@@ -81,6 +84,9 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
     config.http_workers = args.workers;
     let shutdown = Shutdown::new();
     let (base, server) = start(config.clone(), &shutdown)?;
+    // The same service without its page cache: pages read their index walk from Redis.
+    config.page_cache_mb = 0;
+    let (base_no_pages, server_no_pages) = start(config.clone(), &shutdown)?;
     // The same service without its summary cache: every read a Redis round trip.
     config.cache_entries = 0;
     let (base_uncached, server_uncached) = start(config, &shutdown)?;
@@ -164,7 +170,11 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
             uncached,
             Some(baseline),
         ));
-        for (service, suffix) in [(&base, ""), (&base_uncached, ", cache off")] {
+        for (service, suffix) in [
+            (&base, ""),
+            (&base_no_pages, ", page cache off"),
+            (&base_uncached, ", cache off"),
+        ] {
             let pages = http_gets(service, clients, warmup, duration, {
                 let cursors = cursors.clone();
                 move |i| {
@@ -195,6 +205,7 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
 
     shutdown.trigger();
     let _ = server.await;
+    let _ = server_no_pages.await;
     let _ = server_uncached.await;
     delete_namespace(&redis_url, NAMESPACE).await?;
     Ok(())
