@@ -322,9 +322,9 @@ impl SummaryCache {
     }
 
     /// The page `at` as a read whose checkpoint reached `min_checkpoint` answered it, if it is
-    /// held and unchanged:
-    /// no summary change has been pushed since the page was stamped, or (checked, then stamped
-    /// again) every order on it is held at the generation and revision that read found.
+    /// held and unchanged: no summary change has been pushed since the page was stamped, or
+    /// (checked, then stamped again) every order on it is held at the generation and revision
+    /// that read found.
     pub fn page(&self, at: &PageAt<'_>, min_checkpoint: u64) -> Option<Read<Arc<RenderedPage>>> {
         if !self.is_live() {
             return None;

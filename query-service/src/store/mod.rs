@@ -1,8 +1,8 @@
 //! [`ReadModelStore`]: the query side's only door to Redis. Every read is one round trip (one
 //! script, see [`scripts`]) bounded by a time-out, and answers the data together with the
 //! generation and checkpoint it came from ([`Read`]). With a [`SummaryCache`] (see [`cache`]),
-//! single-order reads that hit need no round trip, and list pages read only their index and
-//! revisions.
+//! single-order reads and list pages that hit need no round trip (pages: see `page_cache`), and
+//! other list pages read only their index and revisions.
 
 pub mod cache;
 mod page;
