@@ -16,7 +16,7 @@
 //! So a page from here is as consistent as a page read from Redis, and as current as a cached
 //! single order: until the push about a change arrives.
 //!
-//! Bounded by `QUERY_PAGE_CACHE_BYTES` (counting each page's JSON and order ids); a full cache
+//! Bounded by `QUERY_PAGE_CACHE_MB` (counting each page's JSON and order ids); a full cache
 //! makes room by dropping arbitrary pages.
 
 use std::collections::HashMap;
