@@ -32,15 +32,30 @@ async fn wait_cache_up(app: &TestApp) {
 
 /// The page at `path` once `done` holds for it (polled for up to 5 s).
 async fn until_page(app: &TestApp, path: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    until(
+        &format!("GET {path}"),
+        || async { app.page(path).await.0 },
+        |p| done(p),
+    )
+    .await
+}
+
+/// What `read` answers once `done` holds for it (polled every 5 ms for up to 5 s); `what` names
+/// the read in the failure.
+async fn until<T: std::fmt::Debug, F: Future<Output = T>>(
+    what: &str,
+    mut read: impl FnMut() -> F,
+    done: impl Fn(&T) -> bool,
+) -> T {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let (page, _) = app.page(path).await;
-        if done(&page) {
-            return page;
+        let seen = read().await;
+        if done(&seen) {
+            return seen;
         }
         assert!(
             Instant::now() < deadline,
-            "GET {path} did not turn: {page:?}"
+            "{what} did not turn (the change never reached the cache): {seen:?}"
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -117,18 +132,11 @@ async fn repeated_reads_hit_and_every_change_reaches_the_cache() {
         (model.deliver("order-1"), "delivered"),
     ] {
         app.project(&[event]).await;
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let seen = status(&app, "/orders/order-1").await;
-            if seen == wanted {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "a plain read still answers {seen:?}, not {wanted:?}: the change never reached the cache"
-            );
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        let read = || status(&app, "/orders/order-1");
+        until(&format!("a plain read (wanted {wanted:?})"), read, |s| {
+            s == wanted
+        })
+        .await;
     }
     app.stop().await;
 }
