@@ -243,13 +243,18 @@ fn is_lower_hex(s: &str) -> bool {
 
 /// `N` random bytes as lowercase hex, never all zero (W3C forbids all-zero ids).
 fn random_hex<const N: usize>() -> String {
-    loop {
-        let mut bytes = [0u8; N];
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut bytes = [0u8; N];
+    // All zeros is not a valid id; the thread-local generator makes no system call.
+    while bytes.iter().all(|&b| b == 0) {
         rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut bytes);
-        if bytes.iter().any(|&b| b != 0) {
-            return bytes.iter().map(|b| format!("{b:02x}")).collect();
-        }
     }
+    let mut hex = String::with_capacity(2 * N);
+    for b in bytes {
+        hex.push(char::from(DIGITS[usize::from(b >> 4)]));
+        hex.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    hex
 }
 
 #[cfg(test)]
@@ -274,6 +279,19 @@ mod tests {
         let child = TraceContext::from_traceparent(&root.to_traceparent()).unwrap();
         assert_eq!(child.trace_id(), root.trace_id());
         assert_eq!(child.parent_span_id(), Some(root.span_id()));
+    }
+
+    #[test]
+    fn random_ids_are_lowercase_hex_of_their_length_and_differ() {
+        let ids: Vec<String> = (0..64).map(|_| random_hex::<8>()).collect();
+        for id in &ids {
+            assert_eq!(id.len(), 16);
+            assert!(is_lower_hex(id), "{id}");
+            assert_ne!(id, "0000000000000000");
+        }
+        let distinct: std::collections::HashSet<&String> = ids.iter().collect();
+        assert_eq!(distinct.len(), ids.len());
+        assert_eq!(random_hex::<16>().len(), 32);
     }
 
     #[test]
