@@ -9,7 +9,8 @@
 //!   to a stream of its own (`expectedStreamVersion: no_stream`);
 //!
 //! at each client count (default 1, 8 and 32), printing events/s, p50 and p99 latency per
-//! operation (transaction or request) and the ratio service/raw.
+//! operation (transaction or request) and the ratio service/raw. The three cells of a client
+//! count take turns in `--rounds` slices (see [`Args::rounds`]).
 
 use std::time::Duration;
 
@@ -43,7 +44,16 @@ pub struct Args {
     /// actix-web workers of the service (default: one per CPU).
     #[arg(long)]
     pub http_workers: Option<usize>,
+    /// Slices each cell's time is cut into, the raw and service cells of one client count taking
+    /// turns slice by slice, so that a drift of the machine's commit latency during the run
+    /// (seen here: raw INSERTs at 8 clients from 5,000 to 12,000/s between runs minutes apart)
+    /// weighs on baseline and service alike. 1: each cell in one piece.
+    #[arg(long, default_value_t = 5)]
+    pub rounds: u32,
 }
+
+/// Warm-up before each slice after the first (connections are new in each slice).
+const SLICE_WARMUP: Duration = Duration::from_millis(300);
 
 const DATABASE: &str = "xtask_bench_eventstore";
 /// The store the append rows write to (the `command` section appends here too).
@@ -92,30 +102,43 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
         return Err(format!("creating the bench store: {}", created.status()).into());
     }
 
+    let rounds = args.rounds.max(1);
+    let slice = duration / rounds;
     let mut table = Table::default();
     for &clients in &args.clients {
-        let raw = raw_inserts(&url, clients, warmup, duration).await?;
+        let mut raw: Option<Measurement> = None;
+        let mut service: [(Option<Measurement>, BatchCounters); 2] = Default::default();
+        for round in 0..rounds {
+            let warmup = if round == 0 { warmup } else { SLICE_WARMUP };
+            merge(&mut raw, raw_inserts(&url, clients, warmup, slice).await?);
+            for (cell, events) in service.iter_mut().zip([1usize, 10]) {
+                let before = batch_counters(&http, &base).await?;
+                let measured = service_appends(&base, clients, events, warmup, slice).await?;
+                cell.1
+                    .add_between(&before, &batch_counters(&http, &base).await?);
+                merge(&mut cell.0, measured);
+            }
+        }
+        let raw = raw.ok_or("no round ran")?;
         eprintln!(
             "  raw INSERT, {clients} clients: {:.0} events/s",
             raw.events_per_second()
         );
         table.add("raw INSERT (1 row/txn)", clients, &raw, None);
-        for events in [1usize, 10] {
-            let before = batch_counters(&http, &base).await?;
-            let service = service_appends(&base, clients, events, warmup, duration).await?;
-            let after = batch_counters(&http, &base).await?;
-            let batches = (after.0 - before.0).max(1.0);
+        for ((measured, counters), events) in service.into_iter().zip([1usize, 10]) {
+            let measured = measured.ok_or("no round ran")?;
+            let batches = counters.batches.max(1.0);
             eprintln!(
                 "  service, {events} events/append, {clients} clients: {:.0} events/s, {:.1} appends/batch, {:.0} µs/batch",
-                service.events_per_second(),
-                (after.1 - before.1) / batches,
-                (after.2 - before.2) / batches * 1e6,
+                measured.events_per_second(),
+                counters.appends / batches,
+                counters.seconds / batches * 1e6,
             );
             let name = format!(
                 "service, {events} event{}/append",
                 if events == 1 { "" } else { "s" }
             );
-            table.add(&name, clients, &service, Some(raw.events_per_second()));
+            table.add(&name, clients, &measured, Some(raw.events_per_second()));
         }
     }
     shutdown.trigger();
@@ -166,6 +189,9 @@ pub async fn raw_inserts(
     .await
 }
 
+/// Calls of [`service_appends`] so far in this process.
+static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// Appends of `events` events to fresh streams from `clients` HTTP clients, each on a
 /// connection of its own (the store [`STORE`] must exist on the service at `base`).
 pub(super) async fn service_appends(
@@ -181,6 +207,8 @@ pub(super) async fn service_appends(
     });
     let body = bytes::Bytes::from(serde_json::to_vec(&body)?);
     let connections = http::Clients::connect(base, clients).await?;
+    // Streams unique per call, so that slices and sections never meet on one.
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     drive(
         clients,
         warmup,
@@ -188,8 +216,9 @@ pub(super) async fn service_appends(
         events as u64,
         move |client, i| {
             let (connections, body) = (connections.clone(), body.clone());
-            let path =
-                format!("/api/event-stores/{STORE}/streams/s-{events}-{clients}-{client}-{i}");
+            let path = format!(
+                "/api/event-stores/{STORE}/streams/s-{events}-{clients}-{call}-{client}-{i}"
+            );
             async move {
                 connections
                     .post_json(client, &path, body)
@@ -202,9 +231,33 @@ pub(super) async fn service_appends(
     .await
 }
 
-/// The service's (group commits, appends written by them, seconds spent in them) so far, from
-/// `GET /metrics`.
-async fn batch_counters(http: &reqwest::Client, base: &str) -> Result<(f64, f64, f64), BoxError> {
+/// `measured` added to `total` (the first slice becomes it).
+fn merge(total: &mut Option<Measurement>, measured: Measurement) {
+    match total {
+        Some(total) => total.merge(&measured),
+        None => *total = Some(measured),
+    }
+}
+
+/// Group commits, the appends written by them and the seconds spent in them.
+#[derive(Debug, Default, Clone, Copy)]
+struct BatchCounters {
+    batches: f64,
+    appends: f64,
+    seconds: f64,
+}
+
+impl BatchCounters {
+    /// Adds what happened between two readings of the service's counters.
+    fn add_between(&mut self, before: &Self, after: &Self) {
+        self.batches += after.batches - before.batches;
+        self.appends += after.appends - before.appends;
+        self.seconds += after.seconds - before.seconds;
+    }
+}
+
+/// The service's batch counters so far, from `GET /metrics`.
+async fn batch_counters(http: &reqwest::Client, base: &str) -> Result<BatchCounters, BoxError> {
     let text = http
         .get(format!("{base}/metrics"))
         .send()
@@ -216,11 +269,11 @@ async fn batch_counters(http: &reqwest::Client, base: &str) -> Result<(f64, f64,
             .find_map(|line| line.strip_prefix(name)?.trim().parse::<f64>().ok())
             .unwrap_or(0.0)
     };
-    Ok((
-        value("eventstore_append_batches_total "),
-        value("eventstore_append_batch_appends_sum "),
-        value("eventstore_append_batch_seconds_sum "),
-    ))
+    Ok(BatchCounters {
+        batches: value("eventstore_append_batches_total "),
+        appends: value("eventstore_append_batch_appends_sum "),
+        seconds: value("eventstore_append_batch_seconds_sum "),
+    })
 }
 
 /// A small order-like event payload (~120 bytes of JSON).

@@ -66,6 +66,14 @@ impl Measurement {
     pub fn p99_ms(&self) -> f64 {
         self.latency.value_at_quantile(0.99) as f64 / 1000.0
     }
+
+    /// Adds `other`, measured separately in the same way (another slice of the same cell).
+    pub fn merge(&mut self, other: &Self) {
+        self.events += other.events;
+        self.elapsed += other.elapsed;
+        // Both histograms have the same bounds (`new_histogram`), so adding cannot fail.
+        let _ = self.latency.add(&other.latency);
+    }
 }
 
 /// Runs `clients` concurrent loops of `operation(client, i)` for `duration` (after `warmup`,
