@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use shared_domain::service::Shutdown;
 use tokio_postgres::NoTls;
 
-use super::{BoxError, DEFAULT_DATABASE_URL, Measurement, Table, drive, http};
+use super::{BoxError, CpuTimes, DEFAULT_DATABASE_URL, Measurement, Table, drive, http};
 use hyper::StatusCode;
 
 /// Options of `bench eventstore`.
@@ -106,33 +106,39 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
     let slice = duration / rounds;
     let mut table = Table::default();
     for &clients in &args.clients {
-        let mut raw: Option<Measurement> = None;
-        let mut service: [(Option<Measurement>, BatchCounters); 2] = Default::default();
+        let mut raw: (Option<Measurement>, CpuTimes) = Default::default();
+        let mut service: [(Option<Measurement>, BatchCounters, CpuTimes); 2] = Default::default();
         for round in 0..rounds {
             let warmup = if round == 0 { warmup } else { SLICE_WARMUP };
-            merge(&mut raw, raw_inserts(&url, clients, warmup, slice).await?);
+            let cpu = CpuTimes::now();
+            merge(&mut raw.0, raw_inserts(&url, clients, warmup, slice).await?);
+            add_cpu(&mut raw.1, cpu);
             for (cell, events) in service.iter_mut().zip([1usize, 10]) {
                 let before = batch_counters(&http, &base).await?;
+                let cpu = CpuTimes::now();
                 let measured = service_appends(&base, clients, events, warmup, slice).await?;
+                add_cpu(&mut cell.2, cpu);
                 cell.1
                     .add_between(&before, &batch_counters(&http, &base).await?);
                 merge(&mut cell.0, measured);
             }
         }
-        let raw = raw.ok_or("no round ran")?;
+        let (raw, raw_cpu) = (raw.0.ok_or("no round ran")?, raw.1);
         eprintln!(
-            "  raw INSERT, {clients} clients: {:.0} events/s",
-            raw.events_per_second()
+            "  raw INSERT, {clients} clients: {:.0} events/s, {}",
+            raw.events_per_second(),
+            raw_cpu.describe()
         );
         table.add("raw INSERT (1 row/txn)", clients, &raw, None);
-        for ((measured, counters), events) in service.into_iter().zip([1usize, 10]) {
+        for ((measured, counters, cpu), events) in service.into_iter().zip([1usize, 10]) {
             let measured = measured.ok_or("no round ran")?;
             let batches = counters.batches.max(1.0);
             eprintln!(
-                "  service, {events} events/append, {clients} clients: {:.0} events/s, {:.1} appends/batch, {:.0} µs/batch",
+                "  service, {events} events/append, {clients} clients: {:.0} events/s, {:.1} appends/batch, {:.0} µs/batch, {}",
                 measured.events_per_second(),
                 counters.appends / batches,
                 counters.seconds / batches * 1e6,
+                cpu.describe(),
             );
             let name = format!(
                 "service, {events} event{}/append",
@@ -229,6 +235,13 @@ pub(super) async fn service_appends(
         },
     )
     .await
+}
+
+/// Adds the CPU time spent since `before` (nothing where it cannot be read).
+fn add_cpu(total: &mut CpuTimes, before: Option<CpuTimes>) {
+    if let (Some(before), Some(now)) = (before, CpuTimes::now()) {
+        total.add(now.since(before));
+    }
 }
 
 /// `measured` added to `total` (the first slice becomes it).

@@ -76,6 +76,70 @@ impl Measurement {
     }
 }
 
+/// Time all CPUs of the machine spent, in clock ticks, from the first line of `/proc/stat`
+/// (Linux): working, idle (waiting for I/O included) and stolen by the hypervisor. A cell's share
+/// of busy and stolen time tells whether it was bound by CPU or by waiting (commit flushes,
+/// thread wake-ups), and how much of the machine a virtualised host took away meanwhile.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CpuTimes {
+    busy: u64,
+    idle: u64,
+    steal: u64,
+}
+
+impl CpuTimes {
+    /// The times so far; `None` where `/proc/stat` cannot be read.
+    pub fn now() -> Option<Self> {
+        Self::parse(&std::fs::read_to_string("/proc/stat").ok()?)
+    }
+
+    fn parse(stat: &str) -> Option<Self> {
+        let mut fields = stat.lines().next()?.split_whitespace();
+        if fields.next()? != "cpu" {
+            return None;
+        }
+        // user nice system idle iowait irq softirq steal (guest time is inside user).
+        let ticks: Vec<u64> = fields
+            .take(8)
+            .map(str::parse)
+            .collect::<Result<_, _>>()
+            .ok()?;
+        let &[user, nice, system, idle, iowait, irq, softirq, steal] = ticks.as_slice() else {
+            return None;
+        };
+        Some(Self {
+            busy: user + nice + system + irq + softirq,
+            idle: idle + iowait,
+            steal,
+        })
+    }
+
+    /// What was spent between `earlier` and `self`.
+    pub fn since(self, earlier: Self) -> Self {
+        Self {
+            busy: self.busy.saturating_sub(earlier.busy),
+            idle: self.idle.saturating_sub(earlier.idle),
+            steal: self.steal.saturating_sub(earlier.steal),
+        }
+    }
+
+    pub fn add(&mut self, other: Self) {
+        self.busy += other.busy;
+        self.idle += other.idle;
+        self.steal += other.steal;
+    }
+
+    /// `CPU 62 % busy, 3 % stolen` (shares of all CPUs' time).
+    pub fn describe(&self) -> String {
+        let total = (self.busy + self.idle + self.steal).max(1) as f64;
+        format!(
+            "CPU {:.0} % busy, {:.0} % stolen",
+            100.0 * self.busy as f64 / total,
+            100.0 * self.steal as f64 / total
+        )
+    }
+}
+
 /// Runs `clients` concurrent loops of `operation(client, i)` for `duration` (after `warmup`,
 /// which is not measured); each operation writes `events_per_op` events.
 pub async fn drive<F, Fut>(
@@ -173,5 +237,21 @@ impl Table {
             out.push_str(&format!("| {} |\n", row.join(" | ")));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CpuTimes;
+
+    #[test]
+    fn cpu_times_are_read_from_the_first_line_of_proc_stat() {
+        let before = CpuTimes::parse("cpu  100 0 50 800 20 0 10 20 0 0\ncpu0 1 2 3\n").unwrap();
+        let after = CpuTimes::parse("cpu  160 0 70 820 20 0 20 30 0 0\n").unwrap();
+        let spent = after.since(before);
+        // busy 90 (60 user, 20 system, 10 softirq), idle 20, stolen 10.
+        assert_eq!(spent.describe(), "CPU 75 % busy, 8 % stolen");
+        assert_eq!(CpuTimes::parse("intr 1 2 3\n"), None);
+        assert_eq!(CpuTimes::parse("cpu 1 2 3\n"), None);
     }
 }
