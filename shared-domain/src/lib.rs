@@ -12,7 +12,8 @@
 //! * the read-model types and the Redis key layout shared by projection and query — [`read_model`];
 //! * passwords out of URLs before anything is shown — [`redact`];
 //! * with feature `service`: the HTTP service kit every service is built on — [`service`];
-//! * with feature `testing`: per-test isolation (fresh database, fresh Redis namespace) — `testing`.
+//! * with feature `testing`: per-test isolation (fresh database, fresh Redis namespace) — `testing`;
+//! * with feature `mimalloc`: mimalloc as the global allocator of every program built with it.
 
 pub mod client;
 pub mod decider;
@@ -31,3 +32,11 @@ pub mod service;
 
 #[cfg(feature = "testing")]
 pub mod testing;
+
+/// The allocator of the services (and of whatever else links them, such as the in-process
+/// benchmarks): mimalloc rather than glibc's malloc, which spent several per cent of the event
+/// store's CPU consolidating and unlinking chunks that one thread allocates and another frees.
+/// Measured: 1-event appends at 8 clients +7 %, at 32 clients +25 % (README, "Performance").
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
