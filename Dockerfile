@@ -49,8 +49,12 @@ LABEL org.opencontainers.image.title="${SERVICE}" \
 COPY --from=builder /out/service /usr/local/bin/service
 # PORT is left to each binary's own default (8080-8083), so the image runs as built; EXPOSE
 # documents it and `healthcheck` probes it (or PORT, where a deployment sets one).
+# MIMALLOC_ARENA_EAGER_COMMIT=0: the services' allocator (mimalloc) commits its arenas as it
+# uses them rather than all at once, which kept the event store's benchmark process at 43 MiB
+# resident against 70 MiB, at the same speed (README, "Performance").
 ENV LOG_FORMAT=json \
-    RUST_LOG=info
+    RUST_LOG=info \
+    MIMALLOC_ARENA_EAGER_COMMIT=0
 EXPOSE ${PORT}
 # uid/gid 65532 ("nonroot" in distroless); numeric so Kubernetes can verify runAsNonRoot.
 USER 65532:65532

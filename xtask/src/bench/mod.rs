@@ -41,6 +41,51 @@ pub async fn run(section: Section) -> Result<(), BoxError> {
         Section::Command(args) => command::run(args).await,
         Section::Projection(args) => projection::run(args).await,
         Section::Query(args) => query::run(args).await,
+    }?;
+    if let Some(memory) = Memory::of_this_process() {
+        eprintln!("{}", memory.describe());
+    }
+    Ok(())
+}
+
+/// The memory of the benchmark's process (Linux, `/proc/self/status`): the in-process services
+/// and the load generator together, so an upper bound for the services.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Memory {
+    /// Resident now, KiB (`VmRSS`).
+    resident_kib: u64,
+    /// The most ever resident, KiB (`VmHWM`).
+    peak_kib: u64,
+}
+
+impl Memory {
+    pub fn of_this_process() -> Option<Self> {
+        Self::parse(&std::fs::read_to_string("/proc/self/status").ok()?)
+    }
+
+    fn parse(status: &str) -> Option<Self> {
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))?
+                .trim()
+                .strip_suffix("kB")?
+                .trim()
+                .parse()
+                .ok()
+        };
+        Some(Self {
+            resident_kib: field("VmRSS")?,
+            peak_kib: field("VmHWM")?,
+        })
+    }
+
+    pub fn describe(&self) -> String {
+        format!(
+            "memory of the bench process (services and load generator): {:.1} MiB resident at the end, {:.1} MiB at most",
+            self.resident_kib as f64 / 1024.0,
+            self.peak_kib as f64 / 1024.0
+        )
     }
 }
 
@@ -242,7 +287,20 @@ impl Table {
 
 #[cfg(test)]
 mod tests {
-    use super::CpuTimes;
+    use super::{CpuTimes, Memory};
+
+    #[test]
+    fn memory_is_read_from_proc_self_status() {
+        let status =
+            "Name:\txtask\nVmPeak:\t 900000 kB\nVmHWM:\t   81920 kB\nVmRSS:\t   40960 kB\n";
+        let memory = Memory::parse(status).unwrap();
+        assert_eq!(
+            memory.describe(),
+            "memory of the bench process (services and load generator): 40.0 MiB resident at the end, 80.0 MiB at most"
+        );
+        assert_eq!(Memory::parse("Name:\txtask\nVmRSS:\t 1 kB\n"), None);
+        assert!(Memory::of_this_process().is_some());
+    }
 
     #[test]
     fn cpu_times_are_read_from_the_first_line_of_proc_stat() {
