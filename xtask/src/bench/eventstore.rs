@@ -52,6 +52,9 @@ pub struct Args {
     pub rounds: u32,
 }
 
+/// Events per append of the service's cells, in the order they are measured and printed.
+const EVENTS_PER_APPEND: [usize; 2] = [1, 10];
+
 /// Warm-up before each slice after the first (connections are new in each slice).
 const SLICE_WARMUP: Duration = Duration::from_millis(300);
 
@@ -113,7 +116,7 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
             let cpu = CpuTimes::now();
             merge(&mut raw.0, raw_inserts(&url, clients, warmup, slice).await?);
             add_cpu(&mut raw.1, cpu);
-            for (cell, events) in service.iter_mut().zip([1usize, 10]) {
+            for (cell, events) in service.iter_mut().zip(EVENTS_PER_APPEND) {
                 let before = batch_counters(&http, &base).await?;
                 let cpu = CpuTimes::now();
                 let measured = service_appends(&base, clients, events, warmup, slice).await?;
@@ -130,7 +133,7 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
             raw_cpu.describe()
         );
         table.add("raw INSERT (1 row/txn)", clients, &raw, None);
-        for ((measured, counters, cpu), events) in service.into_iter().zip([1usize, 10]) {
+        for ((measured, counters, cpu), events) in service.into_iter().zip(EVENTS_PER_APPEND) {
             let measured = measured.ok_or("no round ran")?;
             let batches = counters.batches.max(1.0);
             eprintln!(
